@@ -1,0 +1,106 @@
+package middleware_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	apierrors "github.com/gatekey/gatekey/errors"
+	"github.com/gatekey/gatekey/middleware"
+)
+
+func TestRequestID(t *testing.T) {
+	tests := []struct {
+		name     string
+		incoming []string
+		keep     bool
+	}{
+		{"none", nil, false},
+		{"valid", []string{"abc-123_X.y:z"}, true},
+		{"max length", []string{strings.Repeat("a", 128)}, true},
+		{"too long", []string{strings.Repeat("a", 129)}, false},
+		{"10 KB", []string{strings.Repeat("b", 10<<10)}, false},
+		{"header injection", []string{"a\r\nSet-Cookie: x=1"}, false},
+		{"spaces", []string{"a b"}, false},
+		{"two headers", []string{"a", "b"}, false},
+		{"empty", []string{""}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var inHandler string
+			h := middleware.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				inHandler, _ = middleware.RequestIDFromContext(r.Context())
+				apierrors.Write(w, r, apierrors.ErrNotFound)
+			}))
+			r := httptest.NewRequest("GET", "/", nil)
+			for _, v := range tc.incoming {
+				r.Header.Add("X-Request-Id", v)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+
+			got := w.Header().Get("X-Request-Id")
+			if got != inHandler {
+				t.Errorf("header %q, context %q", got, inHandler)
+			}
+			if tc.keep {
+				if got != tc.incoming[0] {
+					t.Errorf("id %q, want incoming %q", got, tc.incoming[0])
+				}
+			} else if !strings.HasPrefix(got, "req_") || len(got) != 28 || !apierrors.ValidRequestID(got) {
+				t.Errorf("generated id %q", got)
+			}
+			if !strings.Contains(w.Body.String(), `"request_id":"`+got+`"`) {
+				t.Errorf("error body %q lacks request id %q", w.Body, got)
+			}
+		})
+	}
+}
+
+func TestNewRequestIDUnique(t *testing.T) {
+	seen := make(map[string]bool)
+	for range 10000 {
+		id := middleware.NewRequestID()
+		if seen[id] {
+			t.Fatalf("duplicate id %q", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestChainOrder(t *testing.T) {
+	var order []string
+	mw := func(name string) func(http.Handler) http.Handler {
+		return func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				order = append(order, name)
+				next.ServeHTTP(w, r)
+			})
+		}
+	}
+	h := middleware.Chain(mw("a"), mw("b"), mw("c"))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		order = append(order, "handler")
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if got := strings.Join(order, ","); got != "a,b,c,handler" {
+		t.Errorf("order %s", got)
+	}
+}
+
+func BenchmarkRequestID(b *testing.B) {
+	h := middleware.RequestID(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for _, incoming := range []string{"", "req_from_client_0123"} {
+		b.Run("incoming="+incoming, func(b *testing.B) {
+			r := httptest.NewRequest("GET", "/", nil)
+			if incoming != "" {
+				r.Header.Set("X-Request-Id", incoming)
+			}
+			w := httptest.NewRecorder()
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(w, r)
+			}
+		})
+	}
+}
