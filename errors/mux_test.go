@@ -45,8 +45,8 @@ func TestMux(t *testing.T) {
 		{"PUT", "/v1/tree/a/b", 405, "method_not_allowed", "", http.Header{"Allow": {"GET, HEAD"}}},
 		{"GET", "/nope", 404, "not_found", "", nil},
 		{"POST", "/nope", 404, "not_found", "", nil},
-		{"GET", "/v1/tree", 307, "", "-", http.Header{"Location": {"/v1/tree/"}}},
-		{"GET", "/v1/tree/../things/7", 307, "", "-", http.Header{"Location": {"/v1/things/7"}}},
+		{"GET", "/v1/tree", 307, "", "-", http.Header{"Location": {"/v1/tree/"}}},            // 301 before Go 1.26
+		{"GET", "/v1/tree/../things/7", 307, "", "-", http.Header{"Location": {"/v1/things/7"}}}, // 301 before Go 1.26
 		{"GET", "/v1/gone", 404, "", "handler's own 404\n", nil},
 	}
 	for _, tc := range tests {
@@ -58,7 +58,7 @@ func TestMux(t *testing.T) {
 			}
 			defer resp.Body.Close()
 			body, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != tc.status {
+			if resp.StatusCode != tc.status && !(tc.status == 307 && resp.StatusCode == 301) {
 				t.Errorf("status %d, want %d (body %q)", resp.StatusCode, tc.status, body)
 			}
 			for k := range tc.header {
@@ -101,7 +101,8 @@ func TestMuxCleanPathRedirect(t *testing.T) {
 		r.URL.Path = path
 		w := httptest.NewRecorder()
 		apierrors.Mux(mux).ServeHTTP(w, r)
-		if w.Code != http.StatusTemporaryRedirect || w.Header().Get("Location") != "/a/b" {
+		// ServeMux redirects with 307 since Go 1.26, with 301 before.
+		if (w.Code != http.StatusTemporaryRedirect && w.Code != http.StatusMovedPermanently) || w.Header().Get("Location") != "/a/b" {
 			t.Errorf("%s: %d Location=%q", path, w.Code, w.Header().Get("Location"))
 		}
 	}
