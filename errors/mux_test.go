@@ -45,7 +45,7 @@ func TestMux(t *testing.T) {
 		{"PUT", "/v1/tree/a/b", 405, "method_not_allowed", "", http.Header{"Allow": {"GET, HEAD"}}},
 		{"GET", "/nope", 404, "not_found", "", nil},
 		{"POST", "/nope", 404, "not_found", "", nil},
-		{"GET", "/v1/tree", 307, "", "-", http.Header{"Location": {"/v1/tree/"}}},            // 301 before Go 1.26
+		{"GET", "/v1/tree", 307, "", "-", http.Header{"Location": {"/v1/tree/"}}},                // 301 before Go 1.26
 		{"GET", "/v1/tree/../things/7", 307, "", "-", http.Header{"Location": {"/v1/things/7"}}}, // 301 before Go 1.26
 		{"GET", "/v1/gone", 404, "", "handler's own 404\n", nil},
 	}

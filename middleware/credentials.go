@@ -1,0 +1,197 @@
+package middleware
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// A Source is a place in a request where an API key may be presented.
+type Source uint8
+
+const (
+	// SourceBearer is "Authorization: Bearer KEY" (RFC 6750). The scheme is
+	// case-insensitive and separated from the key by one or more spaces.
+	SourceBearer Source = iota + 1
+
+	// SourceToken is "Authorization: token KEY", as GitHub's API accepts.
+	SourceToken
+
+	// SourceBasic is HTTP Basic authentication with the key as the user name
+	// and an empty password, as in "curl -u KEY:". A non-empty password is
+	// rejected.
+	SourceBasic
+
+	// SourceHeader is a dedicated header, X-API-Key unless
+	// Authenticator.HeaderName says otherwise.
+	SourceHeader
+
+	// SourceQuery is a query parameter, api_key unless
+	// Authenticator.QueryParam says otherwise. It is unsafe: URLs end up in
+	// access logs, proxy logs, browser history and Referer headers, taking
+	// the key with them. Enable it only for clients that cannot send
+	// headers.
+	SourceQuery
+)
+
+// DefaultSources are the sources an Authenticator accepts when its Sources
+// field is empty.
+var DefaultSources = []Source{SourceBearer, SourceToken, SourceBasic}
+
+func (s Source) String() string {
+	switch s {
+	case SourceBearer:
+		return "bearer"
+	case SourceToken:
+		return "token"
+	case SourceBasic:
+		return "basic"
+	case SourceHeader:
+		return "header"
+	case SourceQuery:
+		return "query"
+	}
+	return "unknown"
+}
+
+// Errors from credential extraction. They never include the credentials.
+var (
+	errNoCredentials        = errors.New("middleware: no credentials")
+	errAmbiguousCredentials = errors.New("middleware: credentials in more than one place")
+	errMalformedCredentials = errors.New("middleware: malformed credentials")
+)
+
+// credentials finds the one API key a request presents in the given
+// sources. It fails with errNoCredentials when there is none,
+// errAmbiguousCredentials when there are several (even if equal) or when
+// Authorization is repeated, and errMalformedCredentials when the
+// Authorization header cannot be read.
+func credentials(r *http.Request, sources []Source, headerName, queryParam string) (string, Source, error) {
+	var (
+		key   string
+		found Source
+		n     int
+		bad   bool
+	)
+	authz := r.Header["Authorization"]
+	if len(authz) > 1 {
+		return "", 0, errAmbiguousCredentials
+	}
+	authDone := false
+	for _, src := range sources {
+		switch src {
+		case SourceBearer, SourceToken, SourceBasic:
+			// One Authorization header holds at most one credential; parse
+			// it once, for whichever authorization sources are enabled.
+			if authDone || len(authz) == 0 {
+				continue
+			}
+			authDone = true
+			k, s, err := parseAuthorization(authz[0], sources)
+			if err != nil {
+				bad = true
+				n++
+				continue
+			}
+			key, found = k, s
+			n++
+		case SourceHeader:
+			v := r.Header[headerName]
+			if len(v) == 0 {
+				continue
+			}
+			if len(v) > 1 {
+				return "", 0, errAmbiguousCredentials
+			}
+			key, found = v[0], SourceHeader
+			n++
+		case SourceQuery:
+			v, ok := r.URL.Query()[queryParam]
+			if !ok {
+				continue
+			}
+			if len(v) > 1 {
+				return "", 0, errAmbiguousCredentials
+			}
+			key, found = v[0], SourceQuery
+			n++
+		}
+	}
+	switch {
+	case n > 1:
+		return "", 0, errAmbiguousCredentials
+	case bad:
+		return "", 0, errMalformedCredentials
+	case n == 0:
+		return "", 0, errNoCredentials
+	case key == "":
+		return "", 0, errMalformedCredentials
+	}
+	return key, found, nil
+}
+
+// parseAuthorization reads an Authorization header value in one of the
+// enabled schemes. An unknown or disabled scheme is malformed.
+func parseAuthorization(v string, sources []Source) (string, Source, error) {
+	scheme, rest, ok := strings.Cut(v, " ")
+	if !ok {
+		return "", 0, errMalformedCredentials
+	}
+	// RFC 6750: credentials = "Bearer" 1*SP b64token. Spaces only: a tab or
+	// anything after the token is malformed.
+	param := strings.TrimLeft(rest, " ")
+	if param == "" || !isToken68(param) {
+		return "", 0, errMalformedCredentials
+	}
+	var src Source
+	switch {
+	case strings.EqualFold(scheme, "Bearer"):
+		src = SourceBearer
+	case strings.EqualFold(scheme, "token"):
+		src = SourceToken
+	case strings.EqualFold(scheme, "Basic"):
+		src = SourceBasic
+	default:
+		return "", 0, errMalformedCredentials
+	}
+	if !slices.Contains(sources, src) {
+		return "", 0, errMalformedCredentials
+	}
+	if src != SourceBasic {
+		return param, src, nil
+	}
+	raw, err := base64.StdEncoding.Strict().DecodeString(param)
+	if err != nil {
+		return "", 0, errMalformedCredentials
+	}
+	user, password, ok := strings.Cut(string(raw), ":")
+	if !ok || password != "" || user == "" {
+		return "", 0, errMalformedCredentials
+	}
+	return user, SourceBasic, nil
+}
+
+// isToken68 reports whether s is an RFC 9110 token68:
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func isToken68(s string) bool {
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
+			continue
+		}
+		break
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}
