@@ -1,0 +1,297 @@
+package apikey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ManagerConfig configures a Manager. The zero value is a working
+// configuration.
+type ManagerConfig struct {
+	// Verifier configures the Manager's own Verifier. Its Format and Now are
+	// also used to generate keys and stamp records. Hasher is added to its
+	// Hashers if no hasher with the same algorithm tag is listed.
+	Verifier VerifierConfig
+
+	// Hasher hashes new keys. Nil means SHA256.
+	Hasher Hasher
+
+	// Rand is the source of key randomness. Nil means crypto/rand; set it
+	// only in tests and examples.
+	Rand io.Reader
+}
+
+// CreateParams describes a key to create. Type and Environment are required.
+type CreateParams struct {
+	Name        string
+	Type        Type
+	Environment Environment
+	// Permission is ignored for publishable keys, which are always ReadOnly.
+	Permission      Permission
+	Scopes          []string
+	Owner           string
+	Tier            string
+	AllowedNetworks []netip.Prefix // stored masked, e.g. 10.1.2.3/8 as 10.0.0.0/8
+	ExpiresAt       time.Time      // zero means never; otherwise must be in the future
+	Metadata        map[string]string
+	Disabled        bool // create the key disabled (see Manager.Enable)
+}
+
+// Manager manages the lifecycle of keys in a ManagedStore: create, list,
+// revoke, disable, enable, roll. It owns a Verifier, so its changes take
+// effect on that Verifier's cache at once. Create one with NewManager and
+// Close it when done. It is safe for concurrent use; changes to one record
+// are serialised within the Manager.
+type Manager struct {
+	store  ManagedStore
+	v      *Verifier
+	format Format
+	hasher Hasher
+	rand   io.Reader
+	now    func() time.Time
+	mu     sync.Mutex // serialises read-modify-write of records
+}
+
+// createAttempts bounds retries when a generated id collides with an existing one.
+const createAttempts = 4
+
+// NewManager returns a Manager for store.
+func NewManager(store ManagedStore, cfg ManagerConfig) (*Manager, error) {
+	if store == nil {
+		return nil, errors.New("apikey: NewManager needs a ManagedStore")
+	}
+	h := cfg.Hasher
+	if h == nil {
+		h = SHA256{}
+	}
+	vc := cfg.Verifier
+	hashers := slices.Clone(vc.Hashers)
+	if len(hashers) == 0 {
+		hashers = []Hasher{SHA256{}}
+	}
+	if !slices.ContainsFunc(hashers, func(x Hasher) bool {
+		return x != nil && x.Algorithm() == h.Algorithm() || x == nil && h.Algorithm() == "sha256"
+	}) {
+		hashers = append(hashers, h)
+	}
+	vc.Hashers = hashers
+	v, err := NewVerifier(store, vc)
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{store: store, v: v, format: vc.Format, hasher: h, rand: cfg.Rand, now: v.now}, nil
+}
+
+// Verifier returns the Manager's Verifier.
+func (m *Manager) Verifier() *Verifier { return m.v }
+
+// Verify checks a presented key; see Verifier.Verify.
+func (m *Manager) Verify(ctx context.Context, presented string) (*Key, error) {
+	return m.v.Verify(ctx, presented)
+}
+
+// Close closes the Manager's Verifier, writing pending last-use times.
+func (m *Manager) Close() error { return m.v.Close() }
+
+func (m *Manager) validate(p *CreateParams, now time.Time) error {
+	switch {
+	case !p.Type.Valid():
+		return fmt.Errorf("apikey: CreateParams.Type must be SecretKey or PublishableKey")
+	case !p.Environment.Valid():
+		return fmt.Errorf("apikey: CreateParams.Environment must be Live or Test")
+	case !p.Permission.Valid():
+		return fmt.Errorf("apikey: invalid CreateParams.Permission %d", uint8(p.Permission))
+	case len(p.Name) > 200:
+		return fmt.Errorf("apikey: CreateParams.Name is longer than 200 bytes")
+	case !p.ExpiresAt.IsZero() && !p.ExpiresAt.After(now):
+		return fmt.Errorf("apikey: CreateParams.ExpiresAt is not in the future")
+	}
+	for _, s := range p.Scopes {
+		if s == "" || len(s) > 128 || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return fmt.Errorf("apikey: invalid scope %q: want 1 to 128 characters without spaces", s)
+		}
+	}
+	for _, n := range p.AllowedNetworks {
+		if !n.IsValid() {
+			return fmt.Errorf("apikey: invalid network in CreateParams.AllowedNetworks")
+		}
+	}
+	for k := range p.Metadata {
+		if k == "" {
+			return fmt.Errorf("apikey: empty metadata key")
+		}
+	}
+	return nil
+}
+
+// Create generates a key, stores its record (with only the key's hash) and
+// returns the plaintext Token, which is never available again, with the
+// record. A publishable key is always created ReadOnly. Id collisions are
+// retried a few times.
+func (m *Manager) Create(ctx context.Context, p CreateParams) (Token, *Key, error) {
+	now := m.now()
+	if err := m.validate(&p, now); err != nil {
+		return Token{}, nil, err
+	}
+	if p.Type == PublishableKey {
+		p.Permission = ReadOnly
+	}
+	nets := make([]netip.Prefix, 0, len(p.AllowedNetworks))
+	for _, n := range p.AllowedNetworks {
+		nets = append(nets, n.Masked())
+	}
+	if len(nets) == 0 {
+		nets = nil
+	}
+	for range createAttempts {
+		tok, err := m.format.Generate(m.rand, p.Type, p.Environment)
+		if err != nil {
+			return Token{}, nil, err
+		}
+		hash, err := m.hasher.Hash(tok.Reveal())
+		if err != nil {
+			return Token{}, nil, fmt.Errorf("apikey: hashing new key: %w", err)
+		}
+		k := &Key{
+			ID:              tok.ID(),
+			Name:            p.Name,
+			Type:            p.Type,
+			Environment:     p.Environment,
+			Permission:      p.Permission,
+			Scopes:          slices.Clone(p.Scopes),
+			Owner:           p.Owner,
+			Tier:            p.Tier,
+			AllowedNetworks: nets,
+			CreatedAt:       now.Round(0),
+			ExpiresAt:       p.ExpiresAt,
+			Metadata:        maps.Clone(p.Metadata),
+			Disabled:        p.Disabled,
+			Hash:            hash,
+		}
+		err = m.store.CreateKey(ctx, k)
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return Token{}, nil, fmt.Errorf("apikey: creating key: %w", err)
+		}
+		m.v.Invalidate(k.ID) // forget it if it was cached as unknown
+		return tok, k, nil
+	}
+	return Token{}, nil, fmt.Errorf("apikey: creating key: %d id collisions in a row: %w", createAttempts, ErrConflict)
+}
+
+// Get returns the record with the given id, or an error matching ErrNotFound.
+func (m *Manager) Get(ctx context.Context, id string) (*Key, error) {
+	return m.store.LookupKey(ctx, id)
+}
+
+// List returns the records matching f, ordered by creation time then id.
+func (m *Manager) List(ctx context.Context, f ListFilter) ([]*Key, error) {
+	return m.store.ListKeys(ctx, f)
+}
+
+// update applies fn to the record with id, stores it if fn reports a change,
+// and invalidates the Verifier's cache for id either way.
+func (m *Manager) update(ctx context.Context, id string, fn func(k *Key) (changed bool, err error)) (*Key, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer m.v.Invalidate(id)
+	k, err := m.store.LookupKey(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	changed, err := fn(k)
+	if err != nil || !changed {
+		return k, err
+	}
+	if err := m.store.UpdateKey(ctx, k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// Revoke revokes the key immediately and irreversibly: from now on it
+// answers ErrRevoked. Revoking a revoked key changes nothing.
+func (m *Manager) Revoke(ctx context.Context, id string) (*Key, error) {
+	return m.update(ctx, id, func(k *Key) (bool, error) {
+		if !k.RevokedAt.IsZero() {
+			return false, nil
+		}
+		k.RevokedAt = m.now().Round(0)
+		return true, nil
+	})
+}
+
+// Disable suspends the key (it answers ErrDisabled) until Enable.
+func (m *Manager) Disable(ctx context.Context, id string) (*Key, error) {
+	return m.update(ctx, id, func(k *Key) (bool, error) {
+		changed := !k.Disabled
+		k.Disabled = true
+		return changed, nil
+	})
+}
+
+// Enable lifts Disable. A revoked key cannot be enabled: that returns the
+// record and ErrRevoked.
+func (m *Manager) Enable(ctx context.Context, id string) (*Key, error) {
+	return m.update(ctx, id, func(k *Key) (bool, error) {
+		if !k.RevokedAt.IsZero() {
+			return false, ErrRevoked
+		}
+		changed := k.Disabled
+		k.Disabled = false
+		return changed, nil
+	})
+}
+
+// Roll replaces a key: it creates a new key with the same attributes (name,
+// type, environment, permission, scopes, owner, tier, networks, metadata,
+// disabled; not the expiry) and makes the old one expire after grace (at
+// once if grace <= 0; an earlier existing expiry is kept). It returns the
+// new key's plaintext and record. A revoked key cannot be rolled
+// (ErrRevoked).
+func (m *Manager) Roll(ctx context.Context, id string, grace time.Duration) (Token, *Key, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer m.v.Invalidate(id)
+	old, err := m.store.LookupKey(ctx, id)
+	if err != nil {
+		return Token{}, nil, err
+	}
+	if !old.RevokedAt.IsZero() {
+		return Token{}, nil, ErrRevoked
+	}
+	now := m.now()
+	tok, nk, err := m.Create(ctx, CreateParams{
+		Name:            old.Name,
+		Type:            old.Type,
+		Environment:     old.Environment,
+		Permission:      old.Permission,
+		Scopes:          old.Scopes,
+		Owner:           old.Owner,
+		Tier:            old.Tier,
+		AllowedNetworks: old.AllowedNetworks,
+		Metadata:        old.Metadata,
+		Disabled:        old.Disabled,
+	})
+	if err != nil {
+		return Token{}, nil, err
+	}
+	until := now.Add(max(grace, 0)).Round(0)
+	if old.ExpiresAt.IsZero() || until.Before(old.ExpiresAt) {
+		old.ExpiresAt = until
+		if err := m.store.UpdateKey(ctx, old); err != nil {
+			return Token{}, nil, fmt.Errorf("apikey: new key %s created but expiring the old one failed: %w", nk.ID, err)
+		}
+	}
+	return tok, nk, nil
+}

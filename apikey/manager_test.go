@@ -1,0 +1,295 @@
+package apikey
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+func TestManagerCreate(t *testing.T) {
+	mem := new(MemoryStore)
+	m, clk := newTestManager(t, mem, ManagerConfig{})
+	params := CreateParams{
+		Name: "ci", Type: SecretKey, Environment: Test, Permission: ReadWrite,
+		Scopes: []string{"deploy"}, Owner: "acct_1", Tier: "gold",
+		AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("10.1.2.3/8")},
+		ExpiresAt:       clk.Now().Add(time.Hour), Metadata: map[string]string{"team": "infra"},
+	}
+	tok, k, err := m.Create(t.Context(), params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Key{
+		ID: tok.ID(), Name: "ci", Type: SecretKey, Environment: Test, Permission: ReadWrite,
+		Scopes: []string{"deploy"}, Owner: "acct_1", Tier: "gold",
+		AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+		CreatedAt:       clk.Now(), ExpiresAt: clk.Now().Add(time.Hour), Metadata: map[string]string{"team": "infra"},
+	}
+	if diff := cmp.Diff(want, k, prefixCmp, cmpopts.IgnoreFields(Key{}, "Hash")); diff != "" {
+		t.Errorf("created record (-want +got):\n%s", diff)
+	}
+	if HashAlgorithm(k.Hash) != "sha256" || strings.Contains(k.Hash, tok.Reveal()[13:]) {
+		t.Errorf("stored hash %q is not a sha256 hash of the key", k.Hash)
+	}
+	stored, _ := mem.LookupKey(t.Context(), tok.ID())
+	if diff := cmp.Diff(k, stored, prefixCmp); diff != "" {
+		t.Errorf("stored record differs from returned (-returned +stored):\n%s", diff)
+	}
+	if got, err := m.Verify(t.Context(), tok.Reveal()); err != nil || got.ID != tok.ID() {
+		t.Errorf("Verify(new key %v) = %v, %v", tok, got, err)
+	}
+	pk, pkRec, err := m.Create(t.Context(), CreateParams{Type: PublishableKey, Environment: Live, Permission: ReadWrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pkRec.Permission != ReadOnly || pkRec.CanWrite() || !strings.HasPrefix(pk.String(), "pk_live_") {
+		t.Errorf("publishable key %v created with %v", pk, pkRec.Permission)
+	}
+	if got, _ := m.Get(t.Context(), tok.ID()); got == nil || got.ID != tok.ID() {
+		t.Errorf("Get = %v", got)
+	}
+	if _, err := m.Get(t.Context(), "nonexistent1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get(unknown) = %v, want ErrNotFound", err)
+	}
+	list, err := m.List(t.Context(), ListFilter{Owner: "acct_1"})
+	if err != nil || len(list) != 1 || list[0].ID != tok.ID() {
+		t.Errorf("List(owner) = %v, %v", list, err)
+	}
+}
+
+func TestManagerCreateValidation(t *testing.T) {
+	m, clk := newTestManager(t, new(MemoryStore), ManagerConfig{})
+	for name, p := range map[string]CreateParams{
+		"no type":         {Environment: Live},
+		"no environment":  {Type: SecretKey},
+		"bad permission":  {Type: SecretKey, Environment: Live, Permission: 7},
+		"past expiry":     {Type: SecretKey, Environment: Live, ExpiresAt: clk.Now()},
+		"empty scope":     {Type: SecretKey, Environment: Live, Scopes: []string{""}},
+		"spaced scope":    {Type: SecretKey, Environment: Live, Scopes: []string{"a b"}},
+		"invalid network": {Type: SecretKey, Environment: Live, AllowedNetworks: []netip.Prefix{{}}},
+		"long name":       {Type: SecretKey, Environment: Live, Name: strings.Repeat("n", 201)},
+		"empty metadata":  {Type: SecretKey, Environment: Live, Metadata: map[string]string{"": "x"}},
+	} {
+		if _, _, err := m.Create(t.Context(), p); err == nil || !strings.HasPrefix(err.Error(), "apikey: ") {
+			t.Errorf("Create(%s) = %v, want an apikey error", name, err)
+		}
+	}
+	if ks, _ := m.List(t.Context(), ListFilter{}); len(ks) != 0 {
+		t.Errorf("rejected Create calls stored %d keys", len(ks))
+	}
+}
+
+// conflictStore reports ErrConflict for the first n creates.
+type conflictStore struct {
+	ManagedStore
+	mu sync.Mutex
+	n  int
+}
+
+func (s *conflictStore) CreateKey(ctx context.Context, k *Key) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n > 0 {
+		s.n--
+		return ErrConflict
+	}
+	return s.ManagedStore.CreateKey(ctx, k)
+}
+
+func TestManagerCreateRetriesConflicts(t *testing.T) {
+	m, _ := newTestManager(t, &conflictStore{ManagedStore: new(MemoryStore), n: createAttempts - 1}, ManagerConfig{})
+	if _, _, err := m.Create(t.Context(), CreateParams{Type: SecretKey, Environment: Live}); err != nil {
+		t.Errorf("Create after %d conflicts = %v", createAttempts-1, err)
+	}
+	m, _ = newTestManager(t, &conflictStore{ManagedStore: new(MemoryStore), n: createAttempts}, ManagerConfig{})
+	if _, _, err := m.Create(t.Context(), CreateParams{Type: SecretKey, Environment: Live}); !errors.Is(err, ErrConflict) {
+		t.Errorf("Create with only conflicts = %v, want ErrConflict", err)
+	}
+}
+
+func TestManagerRevokeDisableEnable(t *testing.T) {
+	m, clk := newTestManager(t, new(MemoryStore), ManagerConfig{})
+	tok, _, _ := m.Create(t.Context(), CreateParams{Type: SecretKey, Environment: Live})
+	id := tok.ID()
+	verify := func() error { _, err := m.Verify(t.Context(), tok.Reveal()); return err }
+	if err := verify(); err != nil { // fills the cache
+		t.Fatal(err)
+	}
+	if _, err := m.Disable(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	if err := verify(); err != ErrDisabled {
+		t.Errorf("after Disable: %v, want ErrDisabled at once", err)
+	}
+	if _, err := m.Enable(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	if err := verify(); err != nil {
+		t.Errorf("after Enable: %v", err)
+	}
+	revokedAt := clk.Now()
+	k, err := m.Revoke(t.Context(), id)
+	if err != nil || !k.RevokedAt.Equal(revokedAt) {
+		t.Fatalf("Revoke = %v, %v", k, err)
+	}
+	if err := verify(); err != ErrRevoked {
+		t.Errorf("after Revoke: %v, want ErrRevoked at once", err)
+	}
+	clk.Advance(time.Hour)
+	if k, err := m.Revoke(t.Context(), id); err != nil || !k.RevokedAt.Equal(revokedAt) {
+		t.Errorf("second Revoke = %v, %v; want no change", k, err)
+	}
+	if _, err := m.Enable(t.Context(), id); !errors.Is(err, ErrRevoked) {
+		t.Errorf("Enable of a revoked key = %v, want ErrRevoked", err)
+	}
+	if _, _, err := m.Roll(t.Context(), id, 0); !errors.Is(err, ErrRevoked) {
+		t.Errorf("Roll of a revoked key = %v, want ErrRevoked", err)
+	}
+	if _, err := m.Revoke(t.Context(), "nonexistent1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Revoke(unknown) = %v, want ErrNotFound", err)
+	}
+}
+
+func TestManagerRoll(t *testing.T) {
+	m, clk := newTestManager(t, new(MemoryStore), ManagerConfig{})
+	old, oldRec, _ := m.Create(t.Context(), CreateParams{
+		Name: "svc", Type: SecretKey, Environment: Live, Permission: ReadWrite, Scopes: []string{"a"},
+		Owner: "o", Tier: "t", Metadata: map[string]string{"k": "v"},
+	})
+	m.Verify(t.Context(), old.Reveal())
+	clk.Advance(time.Minute)
+	tok, rec, err := m.Roll(t.Context(), old.ID(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.ID() == old.ID() || rec.ID != tok.ID() {
+		t.Fatalf("Roll returned %v for %v", tok, old)
+	}
+	if diff := cmp.Diff(oldRec, rec, cmpopts.IgnoreFields(Key{}, "ID", "Hash", "CreatedAt")); diff != "" {
+		t.Errorf("rolled key attributes (-old +new):\n%s", diff)
+	}
+	for _, k := range []Token{old, tok} {
+		if _, err := m.Verify(t.Context(), k.Reveal()); err != nil {
+			t.Errorf("within the grace period, Verify(%v) = %v", k, err)
+		}
+	}
+	clk.Advance(time.Hour)
+	if _, err := m.Verify(t.Context(), old.Reveal()); err != ErrExpired {
+		t.Errorf("after the grace period, old key: %v, want ErrExpired", err)
+	}
+	if _, err := m.Verify(t.Context(), tok.Reveal()); err != nil {
+		t.Errorf("after the grace period, new key: %v", err)
+	}
+	// Without grace the old key expires at once.
+	tok2, _, err := m.Roll(t.Context(), tok.ID(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Verify(t.Context(), tok.Reveal()); err != ErrExpired {
+		t.Errorf("rolled without grace: %v, want ErrExpired", err)
+	}
+	if _, err := m.Verify(t.Context(), tok2.Reveal()); err != nil {
+		t.Errorf("new key: %v", err)
+	}
+}
+
+// TestManagerConcurrent runs verifications, revocations and rolls at once.
+// Every answer must be one a real key can get: success, revoked, or expired.
+func TestManagerConcurrent(t *testing.T) {
+	m, _ := newTestManager(t, new(MemoryStore), ManagerConfig{Rand: &lockedReader{r: seeded(8)}})
+	var (
+		mu     sync.Mutex
+		tokens []Token
+	)
+	for range 16 {
+		tok, _, err := m.Create(t.Context(), CreateParams{Type: SecretKey, Environment: Live})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens = append(tokens, tok)
+	}
+	pick := func(r *rand.Rand) Token {
+		mu.Lock()
+		defer mu.Unlock()
+		return tokens[r.IntN(len(tokens))]
+	}
+	var wg sync.WaitGroup
+	for w := range 12 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), 1))
+			for range 300 {
+				tok := pick(r)
+				switch {
+				case w < 8:
+					_, err := m.Verify(t.Context(), tok.Reveal())
+					if err != nil && err != ErrRevoked && err != ErrExpired {
+						t.Errorf("Verify(%v) = %v", tok, err)
+					}
+					if _, err := m.Verify(t.Context(), wrongSecret(tok, w)); err != ErrInvalidKey {
+						t.Errorf("Verify(wrong secret for %v) = %v", tok, err)
+					}
+				case w < 10:
+					if r.IntN(20) == 0 {
+						if _, err := m.Revoke(t.Context(), tok.ID()); err != nil {
+							t.Errorf("Revoke(%v) = %v", tok, err)
+						}
+					}
+				default:
+					if r.IntN(10) == 0 {
+						nt, _, err := m.Roll(t.Context(), tok.ID(), 0)
+						if errors.Is(err, ErrRevoked) {
+							continue
+						}
+						if err != nil {
+							t.Errorf("Roll(%v) = %v", tok, err)
+							continue
+						}
+						mu.Lock()
+						tokens = append(tokens, nt)
+						mu.Unlock()
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// Afterwards, the cache agrees with the store for every key.
+	for _, tok := range tokens {
+		k, err := m.Get(t.Context(), tok.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, verr := m.Verify(t.Context(), tok.Reveal())
+		if want := k.Status(m.now()).Err(); verr != want {
+			t.Errorf("Verify(%v) = %v, but the record says %v", tok, verr, want)
+		}
+	}
+}
+
+func TestManagerHMACAndMigration(t *testing.T) {
+	mem := new(MemoryStore)
+	old, _ := newTestManager(t, mem, ManagerConfig{}) // SHA-256 keys
+	shaKey, _, _ := old.Create(t.Context(), CreateParams{Type: SecretKey, Environment: Live})
+	h := testHMAC(t)
+	m, _ := newTestManager(t, mem, ManagerConfig{Hasher: h, Rand: seeded(77), Verifier: VerifierConfig{Hashers: []Hasher{SHA256{}}}})
+	hKey, rec, err := m.Create(t.Context(), CreateParams{Type: SecretKey, Environment: Live})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if HashAlgorithm(rec.Hash) != "hmac-sha256" {
+		t.Errorf("hash = %q", rec.Hash)
+	}
+	for _, tok := range []Token{shaKey, hKey} {
+		if _, err := m.Verify(t.Context(), tok.Reveal()); err != nil {
+			t.Errorf("Verify(%v) = %v", tok, err)
+		}
+	}
+}

@@ -1,0 +1,87 @@
+package apikey
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestTokenRedaction(t *testing.T) {
+	tok, err := Format{Service: "acme"}.Generate(seeded(9), SecretKey, Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := tok.Reveal()
+	secret := full[len(full)-SecretLen-ChecksumLen : len(full)-ChecksumLen]
+	want := "acme_sk_test_" + tok.ID() + "…"
+	if got := tok.String(); got != want {
+		t.Fatalf("String() = %q, want %q", got, want)
+	}
+	type wrapper struct {
+		Key Token `json:"key"`
+	}
+	var logBuf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logBuf, nil)).Info("issued", "key", tok)
+	slog.New(slog.NewTextHandler(&logBuf, nil)).Info("issued", "key", tok, "w", wrapper{tok})
+	js, _ := json.Marshal(wrapper{tok})
+	txt, _ := tok.MarshalText()
+	outputs := map[string]string{
+		"%v": fmt.Sprintf("%v", tok), "%+v": fmt.Sprintf("%+v", tok), "%#v": fmt.Sprintf("%#v", tok),
+		"%s": fmt.Sprintf("%s", tok), "%q": fmt.Sprintf("%q", tok), "%x": fmt.Sprintf("%x", tok),
+		"%X": fmt.Sprintf("%X", tok), "%d": fmt.Sprintf("%d", tok), "%20s": fmt.Sprintf("%20s", tok),
+		"struct %v": fmt.Sprintf("%v", wrapper{tok}), "struct %+v": fmt.Sprintf("%+v", wrapper{tok}),
+		"struct %#v": fmt.Sprintf("%#v", wrapper{tok}), "pointer %v": fmt.Sprintf("%v", &tok),
+		"slice %v": fmt.Sprint([]Token{tok}), "Println": fmt.Sprintln(tok), "GoString": tok.GoString(),
+		"json": string(js), "text": string(txt), "slog": logBuf.String(),
+		"error %w": fmt.Errorf("bad %w %v", fmt.Errorf("x"), tok).Error(),
+	}
+	for name, out := range outputs {
+		// Any 8 consecutive secret characters would be a leak (a shorter run
+		// can occur by chance in the id).
+		for i := 0; i+8 <= len(secret); i++ {
+			if strings.Contains(out, secret[i:i+8]) {
+				t.Errorf("%s output leaks secret characters", name)
+				break
+			}
+		}
+		if name != "%x" && name != "%X" && !strings.Contains(out, tok.ID()) {
+			t.Errorf("%s output %q lacks the id", name, out)
+		}
+	}
+	if got := fmt.Sprintf("%q", tok); got != `"`+want+`"` {
+		t.Errorf("%%q = %s", got)
+	}
+	if got := fmt.Sprintf("%#v", tok); got != `apikey.Token("`+want+`")` {
+		t.Errorf("%%#v = %s", got)
+	}
+	if string(js) != `{"key":"`+want+`"}` {
+		t.Errorf("JSON = %s", js)
+	}
+	var zero Token
+	if zero.String() != "" || zero.ID() != "" || !zero.IsZero() || zero.Reveal() != "" {
+		t.Errorf("zero Token: %q %q", zero.String(), zero.ID())
+	}
+}
+
+func TestRedact(t *testing.T) {
+	sk, _ := Format{}.Generate(seeded(2), SecretKey, Live)
+	pk, _ := Format{Service: "acme", OmitLiveLabel: true}.Generate(seeded(2), PublishableKey, Live)
+	for _, tc := range []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"key", sk.Reveal(), sk.String()},
+		{"other format", pk.Reveal(), pk.String()},
+		{"bad checksum", sk.Reveal()[:len(sk.Reveal())-1] + "!", "[redacted]"},
+		{"garbage", "hunter2", "[redacted]"},
+		{"empty", "", "[redacted]"},
+	} {
+		if got := Redact(tc.in); got != tc.want {
+			t.Errorf("Redact(%s) = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

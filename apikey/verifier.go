@@ -1,0 +1,500 @@
+package apikey
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// VerifierConfig configures a Verifier. The zero value is a working
+// configuration: every zero field takes the default documented on it.
+type VerifierConfig struct {
+	// Format is the shape of accepted keys. The zero Format accepts
+	// sk_live_… style keys without a service tag.
+	Format Format
+
+	// Hashers are the hashers whose stored hashes are accepted, chosen by
+	// the algorithm tag of each stored hash. Nil or empty means SHA256 only.
+	// Tags must be unique; a nil entry means SHA256.
+	Hashers []Hasher
+
+	// CacheTTL is how long a record fetched from the store is reused.
+	// 0 means 30s; a negative value disables the cache (every Verify then
+	// reads the store, and a slow Hasher is paid on every request).
+	// Revocations made through the Manager that owns this Verifier, or
+	// signalled with Invalidate, take effect at once; changes made
+	// elsewhere take effect within CacheTTL.
+	CacheTTL time.Duration
+
+	// NegativeCacheTTL is how long an id the store does not know is
+	// remembered as unknown, which shields the store from floods of
+	// made-up keys. 0 means 5s; a negative value disables negative caching.
+	NegativeCacheTTL time.Duration
+
+	// NegativeCacheSize bounds the number of unknown ids remembered. 0 means
+	// 10000; a negative value disables negative caching.
+	NegativeCacheSize int
+
+	// LookupTimeout bounds each store look-up, whatever the callers'
+	// contexts say (callers still stop waiting at their own deadline).
+	// 0 means 5s; a negative value sets no bound of its own.
+	LookupTimeout time.Duration
+
+	// LastUsedInterval is how often last-use times are written to the store
+	// (if it implements TouchKeys, as every ManagedStore does): at most one
+	// write per key per interval, batched, by one background goroutine and
+	// on Close; never on the request path. 0 means 1m; a negative value
+	// disables last-use tracking.
+	LastUsedInterval time.Duration
+
+	// Now returns the current time; nil means time.Now. Tests inject a fake
+	// clock here.
+	Now func() time.Time
+
+	// Logger receives the few events worth an operator's attention (store
+	// failures while flushing last use, stored hashes that cannot be
+	// checked). Nil discards them. Keys are only ever logged by id.
+	Logger *slog.Logger
+}
+
+// Verifier checks presented keys against a Store, with caching. Create one
+// with NewVerifier, use it concurrently, and Close it when done.
+//
+// Verify follows DESIGN.md: parse (malformed keys never reach the store),
+// find the record (positive cache, bounded negative cache, concurrent
+// look-ups of one id collapsed into one store call), compare hashes in
+// constant time, then check revoked, expired and disabled. What is shared
+// between concurrent callers is the stored record, never a verdict: every
+// caller compares its own secret.
+type Verifier struct {
+	format        Format
+	store         Store
+	hashers       map[string]Hasher
+	ttl, negTTL   time.Duration
+	negSize       int
+	lookupTimeout time.Duration
+	interval      time.Duration
+	now           func() time.Time
+	log           *slog.Logger
+	touch         toucher
+
+	mu    sync.RWMutex
+	cache map[string]*entry
+	neg   map[string]time.Time // unknown id → until when
+	calls map[string]*call     // look-ups in flight
+
+	pendMu  sync.Mutex
+	pending map[string]time.Time // last-use times not yet written
+
+	closeOnce sync.Once
+	closeErr  error
+	closed    atomic.Bool
+	stop      chan struct{}
+	done      chan struct{}
+}
+
+// entry is a cached store record, with what is needed to check a secret
+// against it quickly.
+type entry struct {
+	key     *Key
+	hasher  Hasher
+	expires time.Time
+	// fast is the SHA-256 of the genuine key: decoded from a sha256 stored
+	// hash up front, or recorded after a first successful check with a slow
+	// hasher, so the slow hash is paid once per cache lifetime.
+	fast      atomic.Pointer[[32]byte]
+	lastTouch atomic.Int64 // UnixNano of the last recorded use
+}
+
+// call is one store look-up in flight, shared by everyone waiting for it.
+type call struct {
+	done    chan struct{}
+	waiters int    // guarded by Verifier.mu; for tests
+	e       *entry // set before done is closed
+	err     error
+}
+
+// NewVerifier returns a Verifier reading records from store. It starts one
+// background goroutine (for last-use writes and cache sweeping), stopped by
+// Close.
+func NewVerifier(store Store, cfg VerifierConfig) (*Verifier, error) {
+	if store == nil {
+		return nil, errors.New("apikey: NewVerifier needs a Store")
+	}
+	if err := cfg.Format.Validate(); err != nil {
+		return nil, err
+	}
+	v := &Verifier{
+		format:        cfg.Format,
+		store:         store,
+		hashers:       make(map[string]Hasher),
+		ttl:           durationOr(cfg.CacheTTL, 30*time.Second),
+		negTTL:        durationOr(cfg.NegativeCacheTTL, 5*time.Second),
+		negSize:       cfg.NegativeCacheSize,
+		lookupTimeout: durationOr(cfg.LookupTimeout, 5*time.Second),
+		interval:      durationOr(cfg.LastUsedInterval, time.Minute),
+		now:           cfg.Now,
+		log:           cfg.Logger,
+		cache:         make(map[string]*entry),
+		neg:           make(map[string]time.Time),
+		calls:         make(map[string]*call),
+		pending:       make(map[string]time.Time),
+		stop:          make(chan struct{}),
+		done:          make(chan struct{}),
+	}
+	hashers := cfg.Hashers
+	if len(hashers) == 0 {
+		hashers = []Hasher{SHA256{}}
+	}
+	for _, h := range hashers {
+		if h == nil {
+			h = SHA256{}
+		}
+		tag := h.Algorithm()
+		if _, dup := v.hashers[tag]; dup || tag == "" || strings.Contains(tag, "$") {
+			return nil, fmt.Errorf("apikey: duplicate or invalid hasher algorithm %q", tag)
+		}
+		v.hashers[tag] = h
+	}
+	if v.negSize == 0 {
+		v.negSize = 10000
+	}
+	if v.negTTL < 0 {
+		v.negSize = -1
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if v.log == nil {
+		v.log = slog.New(slog.DiscardHandler)
+	}
+	if t, ok := store.(toucher); ok && v.interval > 0 {
+		v.touch = t
+	}
+	tick := v.interval
+	if tick <= 0 {
+		tick = max(v.ttl, time.Second)
+	}
+	go v.loop(tick)
+	return v, nil
+}
+
+func durationOr(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// Verify checks a presented key and returns its record.
+//
+// The returned *Key is shared with other callers and the cache: do not
+// modify it (Clone it first). Errors:
+//   - malformed keys: a *FormatError (matching ErrMalformed and ErrInvalidKey),
+//     without any store access;
+//   - unknown id or wrong secret: ErrInvalidKey, indistinguishable;
+//   - ErrRevoked, ErrExpired, ErrDisabled: only once the secret matched;
+//   - store failure, store timeout, or ctx done while waiting: an error
+//     wrapping ErrUnavailable (never ErrInvalidKey).
+//
+// Verify does not allocate when the record is cached and its hash is SHA-256.
+func (v *Verifier) Verify(ctx context.Context, presented string) (*Key, error) {
+	// The checksum is tested only where it matters (see parseShape):
+	// before a store look-up, and to classify a mismatch.
+	tok, err := v.format.parseShape(presented)
+	if err != nil {
+		return nil, err
+	}
+	now := v.now()
+	id := tok.ID()
+	v.mu.RLock()
+	e := v.cache[id]
+	v.mu.RUnlock()
+	if e == nil || !now.Before(e.expires) {
+		if !checksumOK(presented) {
+			return nil, errChecksum
+		}
+		if e, err = v.lookup(ctx, id, presented, now); e == nil {
+			return nil, err
+		}
+	}
+	return v.check(e, tok, now)
+}
+
+// unknownDigest is compared against for unknown ids, so that they cost
+// about the same as a wrong secret.
+var unknownDigest [32]byte
+
+// lookup finds the entry for id in the negative cache or the store. It
+// returns a nil entry with ErrInvalidKey for an unknown id.
+func (v *Verifier) lookup(ctx context.Context, id, presented string, now time.Time) (*entry, error) {
+	v.mu.Lock()
+	if e := v.cache[id]; e != nil && now.Before(e.expires) {
+		v.mu.Unlock()
+		return e, nil
+	}
+	if until, ok := v.neg[id]; ok {
+		if now.Before(until) {
+			v.mu.Unlock()
+			v.burn(presented)
+			return nil, ErrInvalidKey
+		}
+		delete(v.neg, id)
+	}
+	c := v.calls[id]
+	if c == nil {
+		c = &call{done: make(chan struct{})}
+		id = strings.Clone(id) // never retain the presented key
+		v.calls[id] = c
+		go v.run(ctx, id, c)
+	}
+	c.waiters++
+	v.mu.Unlock()
+
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+	}
+	if errors.Is(c.err, ErrNotFound) {
+		v.burn(presented)
+		return nil, ErrInvalidKey
+	}
+	return c.e, c.err
+}
+
+func (v *Verifier) burn(presented string) {
+	sum := sumKey(presented)
+	subtle.ConstantTimeCompare(sum[:], unknownDigest[:])
+}
+
+// run performs one store look-up for id and publishes the result to the
+// waiters of c. The result is cached only if c is still the current call
+// for id, that is if no Invalidate(id) happened meanwhile (fencing).
+func (v *Verifier) run(ctx context.Context, id string, c *call) {
+	lctx := context.WithoutCancel(ctx) // one caller leaving must not fail the others
+	if v.lookupTimeout > 0 {
+		var cancel context.CancelFunc
+		lctx, cancel = context.WithTimeout(lctx, v.lookupTimeout)
+		defer cancel()
+	}
+	k, err := v.safeLookup(lctx, id)
+	now := v.now()
+	var e *entry
+	switch {
+	case err == nil && k != nil && k.ID == id:
+		e = v.newEntry(k, now)
+	case err == nil:
+		err = fmt.Errorf("%w: store returned no record or the wrong one for id %q", ErrUnavailable, id)
+	case errors.Is(err, ErrNotFound):
+		err = ErrNotFound
+	case !errors.Is(err, ErrUnavailable):
+		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+
+	v.mu.Lock()
+	if v.calls[id] == c {
+		delete(v.calls, id)
+		if e != nil && v.ttl > 0 {
+			v.cache[id] = e
+		} else if err == ErrNotFound && v.negSize > 0 {
+			v.addNegative(id, now)
+		}
+	}
+	c.e, c.err = e, err
+	v.mu.Unlock()
+	close(c.done)
+}
+
+func (v *Verifier) safeLookup(ctx context.Context, id string) (k *Key, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: store panicked: %v", ErrUnavailable, r)
+		}
+	}()
+	return v.store.LookupKey(ctx, id)
+}
+
+// addNegative remembers an unknown id; v.mu must be held.
+func (v *Verifier) addNegative(id string, now time.Time) {
+	if len(v.neg) >= v.negSize {
+		for k, until := range v.neg { // drop expired ids first
+			if !now.Before(until) {
+				delete(v.neg, k)
+			}
+		}
+		for k := range v.neg { // then random ones
+			if len(v.neg) < v.negSize {
+				break
+			}
+			delete(v.neg, k)
+		}
+	}
+	v.neg[id] = now.Add(v.negTTL)
+}
+
+func (v *Verifier) newEntry(k *Key, now time.Time) *entry {
+	e := &entry{key: k, expires: now.Add(v.ttl)}
+	e.hasher = v.hashers[HashAlgorithm(k.Hash)]
+	if _, ok := e.hasher.(SHA256); ok {
+		if d, ok := decodeDigest(strings.TrimPrefix(k.Hash, "sha256$")); ok {
+			e.fast.Store(&d)
+		}
+	}
+	if !k.LastUsedAt.IsZero() {
+		e.lastTouch.Store(k.LastUsedAt.UnixNano())
+	}
+	return e
+}
+
+// check compares the presented key with the entry and then the record's state.
+func (v *Verifier) check(e *entry, tok Token, now time.Time) (*Key, error) {
+	presented := tok.key
+	var ok bool
+	if fast := e.fast.Load(); fast != nil {
+		sum := sumKey(presented)
+		ok = subtle.ConstantTimeCompare(sum[:], fast[:]) == 1
+	} else if e.hasher != nil {
+		var err error
+		ok, err = e.hasher.Verify(presented, e.key.Hash)
+		if err != nil {
+			v.log.Error("apikey: cannot check stored hash", "id", e.key.ID, "err", err)
+			return nil, ErrInvalidKey
+		}
+		if ok {
+			sum := sumKey(presented)
+			e.fast.Store(&sum)
+		}
+	} else {
+		v.burn(presented)
+		v.log.Error("apikey: stored hash uses an algorithm this Verifier does not accept",
+			"id", e.key.ID, "algorithm", HashAlgorithm(e.key.Hash))
+		return nil, ErrInvalidKey
+	}
+	if !ok {
+		if !checksumOK(presented) {
+			return nil, errChecksum
+		}
+		return nil, ErrInvalidKey
+	}
+	k := e.key
+	if k.Type != tok.typ || k.Environment != tok.env {
+		v.log.Error("apikey: record type or environment disagrees with its key", "id", k.ID)
+		return nil, ErrInvalidKey
+	}
+	if err := k.Status(now).Err(); err != nil {
+		return nil, err
+	}
+	v.used(e, now)
+	return k, nil
+}
+
+// used notes that e's key was used at now, at most once per interval.
+func (v *Verifier) used(e *entry, now time.Time) {
+	if v.touch == nil {
+		return
+	}
+	n := now.UnixNano()
+	last := e.lastTouch.Load()
+	if n-last < int64(v.interval) || v.closed.Load() || !e.lastTouch.CompareAndSwap(last, n) {
+		return
+	}
+	now = now.Round(0) // drop the monotonic reading
+	v.pendMu.Lock()
+	if t, ok := v.pending[e.key.ID]; !ok || now.After(t) {
+		v.pending[e.key.ID] = now
+	}
+	v.pendMu.Unlock()
+}
+
+// Invalidate drops everything cached about id, positive or negative, and
+// makes sure that a store look-up for id already in flight does not put
+// its (possibly older) result into the cache. Call it after changing a
+// record elsewhere than through the Manager that owns this Verifier.
+func (v *Verifier) Invalidate(id string) {
+	v.mu.Lock()
+	delete(v.cache, id)
+	delete(v.neg, id)
+	delete(v.calls, id) // fence: its result will not be cached
+	v.mu.Unlock()
+}
+
+// Flush writes pending last-use times to the store now. The background
+// goroutine calls it every LastUsedInterval, and Close calls it once more.
+func (v *Verifier) Flush(ctx context.Context) error {
+	if v.touch == nil {
+		return nil
+	}
+	v.pendMu.Lock()
+	batch := v.pending
+	if len(batch) == 0 {
+		v.pendMu.Unlock()
+		return nil
+	}
+	v.pending = make(map[string]time.Time)
+	v.pendMu.Unlock()
+
+	if v.lookupTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, v.lookupTimeout)
+		defer cancel()
+	}
+	err := v.touch.TouchKeys(ctx, batch)
+	if err != nil {
+		// Keep the batch for the next attempt, without losing newer times.
+		v.pendMu.Lock()
+		for id, t := range v.pending {
+			if t.After(batch[id]) {
+				batch[id] = t
+			}
+		}
+		v.pending = batch
+		v.pendMu.Unlock()
+		v.log.Warn("apikey: writing last-use times failed", "keys", len(batch), "err", err)
+		return fmt.Errorf("apikey: writing last-use times: %w", err)
+	}
+	return nil
+}
+
+func (v *Verifier) loop(tick time.Duration) {
+	defer close(v.done)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-v.stop:
+			return
+		case <-t.C:
+			v.Flush(context.Background())
+			v.sweep(v.now())
+		}
+	}
+}
+
+// sweep drops expired cache entries, so the cache holds only recently used keys.
+func (v *Verifier) sweep(now time.Time) {
+	v.mu.Lock()
+	maps.DeleteFunc(v.cache, func(_ string, e *entry) bool { return !now.Before(e.expires) })
+	maps.DeleteFunc(v.neg, func(_ string, until time.Time) bool { return !now.Before(until) })
+	v.mu.Unlock()
+}
+
+// Close stops the background goroutine and writes pending last-use times.
+// It is safe to call more than once; Verify keeps working afterwards, but
+// no longer records last use.
+func (v *Verifier) Close() error {
+	v.closeOnce.Do(func() {
+		v.closed.Store(true)
+		close(v.stop)
+		<-v.done
+		v.closeErr = v.Flush(context.Background())
+	})
+	return v.closeErr
+}
