@@ -34,6 +34,9 @@ const (
 	CodeSecretKeyRequired       = "secret_key_required"
 	CodeHTTPSRequired           = "https_required"
 	CodeIPNotAllowed            = "ip_not_allowed"
+	CodePublishableKeyRequired  = "publishable_key_required"
+	CodeInsufficientScope       = "insufficient_scope"
+	CodeEnvironmentNotAllowed   = "environment_not_allowed"
 
 	// 404, 405, 409, 429
 	CodeNotFound          = "not_found"

@@ -6,8 +6,9 @@ import (
 )
 
 // HandlerFunc is an HTTP handler that returns an error instead of writing
-// it. Its ServeHTTP method writes a returned error with Writer{}; use
-// Writer.Handler to choose another Writer.
+// it. Its ServeHTTP method writes a returned error with Write, that is with
+// the Writer installed by Writer.Middleware or else Writer{}; use
+// Writer.Handler to name a Writer.
 //
 // If the function has already started the response when it returns an
 // error, the error is logged and not written: a second body would corrupt
@@ -16,7 +17,7 @@ type HandlerFunc func(http.ResponseWriter, *http.Request) error
 
 // ServeHTTP calls f and writes any error it returns.
 func (f HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	serve(&Writer{}, f, w, r)
+	serve(writerFor(r), f, w, r)
 }
 
 // Handler returns an http.Handler that calls f and writes any error it

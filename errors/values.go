@@ -32,6 +32,12 @@ var (
 		"HTTPS is required")
 	ErrIPNotAllowed = New(http.StatusForbidden, CodeIPNotAllowed,
 		"This API key may not be used from this IP address")
+	ErrPublishableKeyRequired = New(http.StatusForbidden, CodePublishableKeyRequired,
+		"Secret API keys must not be used in browsers or other client-side code; use a publishable key (pk_…) there and keep secret keys on your server")
+	ErrInsufficientScope = New(http.StatusForbidden, CodeInsufficientScope,
+		"This API key lacks a scope this request requires")
+	ErrEnvironmentNotAllowed = New(http.StatusForbidden, CodeEnvironmentNotAllowed,
+		"This API key's environment (live or test) may not use this endpoint")
 
 	ErrNotFound         = New(http.StatusNotFound, CodeNotFound, "Not found")
 	ErrMethodNotAllowed = New(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "Method not allowed")

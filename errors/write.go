@@ -49,9 +49,35 @@ type Writer struct {
 	Logger *slog.Logger
 }
 
-// Write sends err to the client with Writer{}: see Writer.Write.
+// Write sends err to the client with the Writer that Writer.Middleware put
+// in r's context, or with Writer{} when there is none: see Writer.Write.
+// Middleware and handlers call Write so that one Writer, installed once,
+// shapes every error a service sends.
 func Write(w http.ResponseWriter, r *http.Request, err error) {
-	(&Writer{}).Write(w, r, err)
+	writerFor(r).Write(w, r, err)
+}
+
+type writerKey struct{}
+
+var zeroWriter = &Writer{}
+
+// writerFor returns the Writer installed in r's context, or Writer{}.
+func writerFor(r *http.Request) *Writer {
+	if r != nil {
+		if wr, ok := r.Context().Value(writerKey{}).(*Writer); ok {
+			return wr
+		}
+	}
+	return zeroWriter
+}
+
+// Middleware returns next with wr installed in each request's context, so
+// that Write, HandlerFunc and Mux (and the gatekey middleware, unless told
+// otherwise) write errors with wr. Put it outermost.
+func (wr *Writer) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), writerKey{}, wr)))
+	})
 }
 
 // The header values below are shared between responses, read-only. Their

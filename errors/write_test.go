@@ -447,3 +447,26 @@ func TestRetryAfterSeconds(t *testing.T) {
 		}
 	}
 }
+
+func TestWriterMiddleware(t *testing.T) {
+	simple := &apierrors.Writer{Encoding: apierrors.EncodingSimple}
+	mux := http.NewServeMux()
+	mux.Handle("GET /fail", apierrors.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+		return apierrors.NewConflict("taken")
+	}))
+	mux.HandleFunc("GET /write", func(w http.ResponseWriter, r *http.Request) {
+		apierrors.Write(w, r, apierrors.ErrRateLimited)
+	})
+	h := simple.Middleware(apierrors.Mux(mux))
+	for path, want := range map[string]string{
+		"/fail":  `{"error":"taken"}`,
+		"/write": `{"error":"Rate limit exceeded"}`,
+		"/nope":  `{"error":"Not found"}`,
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, newRequest("GET", path))
+		if got := strings.TrimSpace(w.Body.String()); got != want {
+			t.Errorf("%s: body %s, want %s", path, got, want)
+		}
+	}
+}

@@ -24,7 +24,8 @@ func Recover(next http.Handler) http.Handler {
 // panic with http.ErrAbortHandler is re-panicked, so that net/http aborts
 // the response as the handler asked.
 type Recoverer struct {
-	// Errors writes the 500 response. Nil means &apierrors.Writer{}.
+	// Errors writes the 500 response. Nil means apierrors.Write: the Writer
+	// installed by apierrors.Writer.Middleware, or the default one.
 	Errors *apierrors.Writer
 
 	// Logger receives the panic value and stack. Nil means slog.Default().
@@ -33,13 +34,9 @@ type Recoverer struct {
 
 // Handler returns next wrapped so that its panics become JSON errors.
 func (rc *Recoverer) Handler(next http.Handler) http.Handler {
-	wr := rc.Errors
-	if wr == nil {
-		wr = &apierrors.Writer{Logger: rc.Logger}
-	}
 	// The errors adapter knows whether the response has started and writes
 	// the returned error only if it has not.
-	return wr.Handler(func(w http.ResponseWriter, r *http.Request) (err error) {
+	f := func(w http.ResponseWriter, r *http.Request) (err error) {
 		defer func() {
 			v := recover()
 			if v == nil {
@@ -63,5 +60,9 @@ func (rc *Recoverer) Handler(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 		return nil
-	})
+	}
+	if rc.Errors != nil {
+		return rc.Errors.Handler(f)
+	}
+	return apierrors.HandlerFunc(f)
 }

@@ -23,7 +23,8 @@ type RequireTLS struct {
 	// TLS requests. Empty means DefaultHSTS; "-" sends none.
 	HSTS string
 
-	// Errors writes the 403. Nil means &apierrors.Writer{}.
+	// Errors writes the 403. Nil means apierrors.Write: the Writer installed
+	// by apierrors.Writer.Middleware, or the default one.
 	Errors *apierrors.Writer
 }
 
@@ -44,7 +45,7 @@ func (rt *RequireTLS) Handler(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := rt.Check(r); err != nil {
-			errorWriter(rt.Errors).Write(w, r, err)
+			writeError(rt.Errors, w, r, err)
 			return
 		}
 		if hsts != "-" {
@@ -54,10 +55,11 @@ func (rt *RequireTLS) Handler(next http.Handler) http.Handler {
 	})
 }
 
-// errorWriter returns wr, or the default Writer when wr is nil.
-func errorWriter(wr *apierrors.Writer) *apierrors.Writer {
+// writeError writes err with wr, or with apierrors.Write when wr is nil.
+func writeError(wr *apierrors.Writer, w http.ResponseWriter, r *http.Request, err error) {
 	if wr == nil {
-		return &apierrors.Writer{}
+		apierrors.Write(w, r, err)
+		return
 	}
-	return wr
+	wr.Write(w, r, err)
 }

@@ -1,0 +1,81 @@
+package middleware_test
+
+import (
+	"crypto/sha256"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/gatekey/gatekey/middleware"
+)
+
+// nopWriter is a ResponseWriter that keeps one header map, so benchmarks
+// measure the middleware rather than a recorder.
+type nopWriter struct{ h http.Header }
+
+func (w *nopWriter) Header() http.Header         { return w.h }
+func (w *nopWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *nopWriter) WriteHeader(int)             {}
+
+var nop = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+
+// benchServe runs h on a prebuilt request, serially and in parallel.
+func benchServe(b *testing.B, h http.Handler, newReq func() *http.Request) {
+	b.Run("serial", func(b *testing.B) {
+		r, w := newReq(), &nopWriter{h: make(http.Header)}
+		b.ReportAllocs()
+		for b.Loop() {
+			clear(w.h)
+			h.ServeHTTP(w, r)
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			r, w := newReq(), &nopWriter{h: make(http.Header)}
+			for pb.Next() {
+				clear(w.h)
+				h.ServeHTTP(w, r)
+			}
+		})
+	})
+}
+
+// BenchmarkAuthenticate measures Authenticate on a cache hit (SHA-256)
+// beside the floor it is compared with: a bare handler, and one
+// sha256.Sum256 of the key.
+func BenchmarkAuthenticate(b *testing.B) {
+	f := newFixture(b)
+	key := f.keys["secret"]
+	newReq := func() *http.Request {
+		r := httptest.NewRequest("GET", "/v1/monitors", nil)
+		r.Header.Set("Authorization", "Bearer "+key)
+		return r
+	}
+	b.Run("baseline=bare-handler", func(b *testing.B) { benchServe(b, nop, newReq) })
+	b.Run("baseline=sha256", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sha256.Sum256([]byte(key))
+		}
+	})
+	auth := (&middleware.Authenticator{Verifier: f.mgr}).Handler(nop)
+	b.Run("authenticate=hit", func(b *testing.B) { benchServe(b, auth, newReq) })
+
+	chain := middleware.Chain(
+		middleware.Recover,
+		middleware.RequestID,
+		(&middleware.Authenticator{Verifier: f.mgr}).Handler,
+		middleware.RequireMethodPermission,
+	)(nop)
+	b.Run("chain=recover+requestid+auth+permission", func(b *testing.B) { benchServe(b, chain, newReq) })
+
+	bad := (&middleware.Authenticator{Verifier: f.mgr}).Handler(nop)
+	b.Run("authenticate=malformed", func(b *testing.B) {
+		benchServe(b, quietWriter(bad), func() *http.Request {
+			r := httptest.NewRequest("GET", "/v1/monitors", nil)
+			r.Header.Set("Authorization", "Bearer sk_live_garbage")
+			return r
+		})
+	})
+}

@@ -1,0 +1,142 @@
+package middleware_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/gatekey/gatekey/apikey"
+	apierrors "github.com/gatekey/gatekey/errors"
+	"github.com/gatekey/gatekey/middleware"
+)
+
+// newExampleKeys returns a Manager over an in-memory store with a
+// read-write secret key, a read-only secret key and a publishable key. A
+// real service passes its own apikey.ManagedStore (SQL, Redis, …).
+func newExampleKeys() (mgr *apikey.Manager, readWrite, readOnly, publishable string) {
+	mgr, err := apikey.NewManager(&apikey.MemoryStore{}, apikey.ManagerConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	create := func(p apikey.CreateParams) string {
+		tok, _, err := mgr.Create(context.Background(), p)
+		if err != nil {
+			log.Fatal(err)
+		}
+		return tok.Reveal()
+	}
+	readWrite = create(apikey.CreateParams{Name: "server", Type: apikey.SecretKey, Environment: apikey.Live, Permission: apikey.ReadWrite})
+	readOnly = create(apikey.CreateParams{Name: "dashboard", Type: apikey.SecretKey, Environment: apikey.Live, Permission: apikey.ReadOnly})
+	publishable = create(apikey.CreateParams{Name: "web app", Type: apikey.PublishableKey, Environment: apikey.Live})
+	return mgr, readWrite, readOnly, publishable
+}
+
+// do sends one request to h and prints the status and error code.
+func do(h http.Handler, method, path, key string) {
+	r := httptest.NewRequest(method, path, nil)
+	if key != "" {
+		r.Header.Set("Authorization", "Bearer "+key)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if i := strings.Index(w.Body.String(), `"code":"`); i >= 0 {
+		fmt.Println(method, path, w.Code, strings.SplitN(w.Body.String()[i+8:], `"`, 2)[0])
+		return
+	}
+	fmt.Println(method, path, w.Code)
+}
+
+// Protect a whole ServeMux: every request needs a valid key, and unknown
+// paths and wrong methods still get JSON 404 and 405 (after authentication,
+// so that unauthenticated callers learn nothing about routes).
+func ExampleAuthenticator() {
+	mgr, key, _, _ := newExampleKeys()
+	defer mgr.Close()
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/monitors", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, `{"data":[]}`)
+	})
+	auth := &middleware.Authenticator{Verifier: mgr}
+	handler := middleware.Chain(middleware.Recover, middleware.RequestID, auth.Handler)(apierrors.Mux(mux))
+
+	do(handler, "GET", "/v1/monitors", key)
+	do(handler, "GET", "/v1/monitors", "")
+	do(handler, "GET", "/v1/monitors", "sk_live_not-a-real-key")
+	do(handler, "GET", "/v1/elsewhere", key)
+	do(handler, "GET", "/v1/elsewhere", "")
+	// Output:
+	// GET /v1/monitors 200
+	// GET /v1/monitors 401 missing_api_key
+	// GET /v1/monitors 401 invalid_api_key
+	// GET /v1/elsewhere 404 not_found
+	// GET /v1/elsewhere 401 missing_api_key
+}
+
+// Read routes take any key; write routes need a read-write secret key.
+func ExampleRequireWrite() {
+	mgr, readWrite, readOnly, publishable := newExampleKeys()
+	defer mgr.Close()
+
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/monitors", ok)
+	mux.Handle("POST /v1/monitors", middleware.RequireWrite(ok))
+	handler := (&middleware.Authenticator{Verifier: mgr}).Handler(apierrors.Mux(mux))
+
+	do(handler, "GET", "/v1/monitors", readOnly)
+	do(handler, "POST", "/v1/monitors", readOnly)
+	do(handler, "POST", "/v1/monitors", publishable)
+	do(handler, "POST", "/v1/monitors", readWrite)
+	do(handler, "DELETE", "/v1/monitors", readOnly)
+	// Output:
+	// GET /v1/monitors 200
+	// POST /v1/monitors 403 insufficient_permissions
+	// POST /v1/monitors 403 insufficient_permissions
+	// POST /v1/monitors 200
+	// DELETE /v1/monitors 405 method_not_allowed
+}
+
+// List routes that expose account data take secret keys only: a
+// publishable key, which may ship inside a web or mobile app, gets 403.
+func ExampleRequireSecret() {
+	mgr, _, readOnly, publishable := newExampleKeys()
+	defer mgr.Close()
+
+	listKeys := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/keys", middleware.RequireSecret(listKeys))
+	handler := (&middleware.Authenticator{Verifier: mgr}).Handler(mux)
+
+	do(handler, "GET", "/v1/keys", readOnly)
+	do(handler, "GET", "/v1/keys", publishable)
+	// Output:
+	// GET /v1/keys 200
+	// GET /v1/keys 403 secret_key_required
+}
+
+// Handlers read the verified key's record from the request context. The
+// plaintext key is never there.
+func ExampleKeyFromContext() {
+	mgr, key, _, _ := newExampleKeys()
+	defer mgr.Close()
+
+	me := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k, ok := middleware.KeyFromContext(r.Context())
+		if !ok {
+			apierrors.Write(w, r, apierrors.ErrMissingAPIKey)
+			return
+		}
+		fmt.Printf("name=%s type=%s environment=%s permission=%s\n", k.Name, k.Type, k.Environment, k.Permission)
+	})
+	handler := (&middleware.Authenticator{Verifier: mgr}).Handler(me)
+
+	r := httptest.NewRequest("GET", "/v1/me", nil)
+	r.Header.Set("Authorization", "Bearer "+key)
+	handler.ServeHTTP(httptest.NewRecorder(), r)
+	// Output:
+	// name=server type=secret environment=live permission=read_write
+}
