@@ -71,6 +71,11 @@ type Authenticator struct {
 	// AllowedNetworks. The zero value uses the TCP peer.
 	Proxies TrustedProxies
 
+	// Throttle, if set, counts invalid_api_key answers per client address
+	// (resolved with Proxies) and answers 429 rate_limit_exceeded, before
+	// any key look-up, to addresses past its limit. See AuthThrottle.
+	Throttle *AuthThrottle
+
 	// RejectSecretKeysFromBrowsers answers 403 publishable_key_required
 	// when a secret key arrives on a request with an Origin header, that is
 	// from a browser: a secret key in client-side code is a leaked key.
@@ -197,6 +202,11 @@ func (a *Authenticator) Handler(next http.Handler) http.Handler {
 
 // authenticate returns the key or the *apierrors.Error to send.
 func (c *authenticator) authenticate(r *http.Request) (*apikey.Key, *apierrors.Error) {
+	if c.Throttle != nil {
+		if wait, blocked := c.Throttle.Blocked(c.Proxies.ClientAddr(r)); blocked {
+			return nil, c.fail(r, apierrors.ErrRateLimited.WithRetryAfter(wait), errThrottled, nil)
+		}
+	}
 	presented, _, err := credentials(r, c.Sources, c.HeaderName, c.QueryParam)
 	switch err {
 	case nil:
@@ -205,7 +215,7 @@ func (c *authenticator) authenticate(r *http.Request) (*apikey.Key, *apierrors.E
 	case errAmbiguousCredentials:
 		return nil, c.fail(r, apierrors.ErrAmbiguousCredentials, err, nil)
 	default:
-		return nil, c.fail(r, c.invalid, err, nil)
+		return nil, c.invalidKey(r, err)
 	}
 
 	key, err := c.Verifier.Verify(r.Context(), presented)
@@ -214,7 +224,7 @@ func (c *authenticator) authenticate(r *http.Request) (*apikey.Key, *apierrors.E
 		case errors.Is(err, apikey.ErrUnavailable):
 			return nil, c.fail(r, apierrors.ErrServiceUnavailable.WithRetryAfter(unavailableRetryAfter), err, nil)
 		case errors.Is(err, apikey.ErrInvalidKey):
-			return nil, c.fail(r, c.invalid, err, nil)
+			return nil, c.invalidKey(r, err)
 		case errors.Is(err, apikey.ErrExpired):
 			return nil, c.fail(r, c.expired, err, key)
 		case errors.Is(err, apikey.ErrRevoked):
@@ -236,6 +246,24 @@ func (c *authenticator) authenticate(r *http.Request) (*apikey.Key, *apierrors.E
 		return nil, c.fail(r, apierrors.ErrPublishableKeyRequired, nil, key)
 	}
 	return key, nil
+}
+
+var errThrottled = errors.New("middleware: too many failed authentications from this address")
+
+// invalidKey answers an invalid key, counting it against the client's
+// address when a Throttle is set; the failure that exhausts the allowance
+// is answered 429 rather than 401.
+func (c *authenticator) invalidKey(r *http.Request, cause error) *apierrors.Error {
+	if c.Throttle != nil {
+		wait, blocked, err := c.Throttle.Failed(r.Context(), c.Proxies.ClientAddr(r))
+		if err != nil && c.Logger != nil {
+			c.Logger.LogAttrs(r.Context(), slog.LevelError, "gatekey: auth throttle store failed", slog.String("error", err.Error()))
+		}
+		if blocked {
+			return c.fail(r, apierrors.ErrRateLimited.WithRetryAfter(wait), errThrottled, nil)
+		}
+	}
+	return c.fail(r, c.invalid, cause, nil)
 }
 
 // fail reports a rejection to the hook and the logger and returns the error
@@ -269,9 +297,11 @@ func (c *authenticator) fail(r *http.Request, e *apierrors.Error, cause error, k
 }
 
 // isPreflight reports whether r is a CORS preflight request, which browsers
-// send without credentials.
+// send without credentials: OPTIONS with Origin and
+// Access-Control-Request-Method.
 func isPreflight(r *http.Request) bool {
-	return r.Method == http.MethodOptions && len(r.Header["Access-Control-Request-Method"]) > 0
+	return r.Method == http.MethodOptions && len(r.Header["Access-Control-Request-Method"]) > 0 &&
+		len(r.Header["Origin"]) > 0
 }
 
 type keyContextKey struct{}

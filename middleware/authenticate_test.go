@@ -288,7 +288,7 @@ func TestAuthenticateStoreUnavailable(t *testing.T) {
 			r := httptest.NewRequest("GET", "/", nil).WithContext(ctx)
 			r.Header.Set("Authorization", "Bearer "+f.keys["secret"])
 			w := httptest.NewRecorder()
-			auth.Handler(h).ServeHTTP(w, r)
+			quietWriter(auth.Handler(h)).ServeHTTP(w, r)
 			if w.Code != 503 || h.called {
 				t.Fatalf("status %d handler=%v, want 503 without the handler", w.Code, h.called)
 			}
@@ -331,12 +331,17 @@ func TestAuthenticatePreflightPasses(t *testing.T) {
 		t.Errorf("preflight: handler called=%v key=%v", h.called, h.key)
 	}
 
-	// A plain OPTIONS request is authenticated like any other.
-	h = &okHandler{}
-	w = httptest.NewRecorder()
-	auth.Handler(h).ServeHTTP(w, httptest.NewRequest("OPTIONS", "/v1/monitors", nil))
-	if w.Code != 401 || h.called {
-		t.Errorf("plain OPTIONS: %d, handler=%v", w.Code, h.called)
+	// A plain OPTIONS request is authenticated like any other, and so is
+	// one that is not a preflight for want of an Origin.
+	noOrigin := httptest.NewRequest("OPTIONS", "/v1/monitors", nil)
+	noOrigin.Header.Set("Access-Control-Request-Method", "POST")
+	for _, r := range []*http.Request{httptest.NewRequest("OPTIONS", "/v1/monitors", nil), noOrigin} {
+		h = &okHandler{}
+		w = httptest.NewRecorder()
+		auth.Handler(h).ServeHTTP(w, r)
+		if w.Code != 401 || h.called {
+			t.Errorf("OPTIONS %v: %d, handler=%v", r.Header, w.Code, h.called)
+		}
 	}
 }
 

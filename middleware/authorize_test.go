@@ -123,6 +123,7 @@ func TestAuthorizationWithoutAuthenticator(t *testing.T) {
 		// Preflights pass, as they do through Authenticator.
 		r := httptest.NewRequest("OPTIONS", "/", nil)
 		r.Header.Set("Access-Control-Request-Method", "POST")
+		r.Header.Set("Origin", "https://app.example.com")
 		h = &okHandler{}
 		mw(h).ServeHTTP(httptest.NewRecorder(), r)
 		if !h.called {

@@ -4,9 +4,12 @@ import (
 	"crypto/sha256"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 
+	apierrors "github.com/gatekey/gatekey/errors"
 	"github.com/gatekey/gatekey/middleware"
+	"github.com/gatekey/gatekey/ratelimit"
 )
 
 // nopWriter is a ResponseWriter that keeps one header map, so benchmarks
@@ -70,12 +73,51 @@ func BenchmarkAuthenticate(b *testing.B) {
 	)(nop)
 	b.Run("chain=recover+requestid+auth+permission", func(b *testing.B) { benchServe(b, chain, newReq) })
 
-	bad := (&middleware.Authenticator{Verifier: f.mgr}).Handler(nop)
+	bad := (&middleware.Authenticator{Verifier: f.mgr, Errors: &apierrors.Writer{Logger: discardLogger()}}).Handler(nop)
 	b.Run("authenticate=malformed", func(b *testing.B) {
-		benchServe(b, quietWriter(bad), func() *http.Request {
+		benchServe(b, bad, func() *http.Request {
 			r := httptest.NewRequest("GET", "/v1/monitors", nil)
 			r.Header.Set("Authorization", "Bearer sk_live_garbage")
 			return r
 		})
+	})
+}
+
+// BenchmarkRateLimit measures the RateLimiter alone, keyed by a header, on
+// the in-memory store: one hot key allowed and denied, 10k keys round
+// robin, and a new key per request.
+func BenchmarkRateLimit(b *testing.B) {
+	byHeader := func(r *http.Request) string { return r.Header.Get("X-Client") }
+	newLimiter := func(p string) http.Handler {
+		return (&middleware.RateLimiter{Policy: ratelimit.MustParsePolicy(p), Key: byHeader,
+			Errors: &apierrors.Writer{Logger: discardLogger()}}).Handler(nop)
+	}
+	req := func(key string) *http.Request {
+		r := httptest.NewRequest("GET", "/v1/monitors", nil)
+		r.Header.Set("X-Client", key)
+		return r
+	}
+	b.Run("hot-allowed", func(b *testing.B) {
+		benchServe(b, newLimiter("1000000000/second"), func() *http.Request { return req("hot") })
+	})
+	b.Run("hot-denied", func(b *testing.B) {
+		h := newLimiter("1/day")
+		h.ServeHTTP(&nopWriter{h: make(http.Header)}, req("hot"))
+		benchServe(b, h, func() *http.Request { return req("hot") })
+	})
+	b.Run("keys-10k", func(b *testing.B) {
+		h := newLimiter("1000000000/second")
+		reqs := make([]*http.Request, 10000)
+		for i := range reqs {
+			reqs[i] = req("client-" + strconv.Itoa(i))
+		}
+		w := &nopWriter{h: make(http.Header)}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			clear(w.h)
+			h.ServeHTTP(w, reqs[i%len(reqs)])
+			i++
+		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gatekey/gatekey/apikey"
 	apierrors "github.com/gatekey/gatekey/errors"
 	"github.com/gatekey/gatekey/middleware"
+	"github.com/gatekey/gatekey/ratelimit"
 )
 
 // newExampleKeys returns a Manager over an in-memory store with a
@@ -139,4 +140,74 @@ func ExampleKeyFromContext() {
 	handler.ServeHTTP(httptest.NewRecorder(), r)
 	// Output:
 	// name=server type=secret environment=live permission=read_write
+}
+
+// Limit an unauthenticated endpoint (a sign-up form, say) per client
+// address. The service runs behind a load balancer at 10.0.0.0/8, whose
+// X-Forwarded-For header is believed; anyone else's is ignored.
+func ExampleKeyByIP() {
+	proxies, err := middleware.ParseTrustedProxies("10.0.0.0/8")
+	if err != nil {
+		log.Fatal(err)
+	}
+	signup := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	limiter := &middleware.RateLimiter{
+		Policy: ratelimit.Policy{ratelimit.PerMinute(2)},
+		Key:    middleware.KeyByIP(proxies),
+	}
+	handler := limiter.Handler(signup)
+
+	send := func(peer, forwardedFor string) {
+		r := httptest.NewRequest("POST", "/signup", nil)
+		r.RemoteAddr = peer
+		r.Header.Set("X-Forwarded-For", forwardedFor)
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		retry := w.Header().Get("Retry-After")
+		if retry == "" {
+			retry = "-"
+		}
+		fmt.Println(forwardedFor, w.Code, w.Header().Get("RateLimit"), "Retry-After:", retry)
+	}
+	send("10.0.0.5:4000", "203.0.113.9")
+	send("10.0.0.6:4000", "203.0.113.9") // another proxy, same client
+	send("10.0.0.5:4000", "203.0.113.9")
+	send("10.0.0.5:4000", "198.51.100.7")
+	// Output:
+	// 203.0.113.9 200 "2-per-minute";r=1;t=30 Retry-After: -
+	// 203.0.113.9 200 "2-per-minute";r=0;t=60 Retry-After: -
+	// 203.0.113.9 429 "2-per-minute";r=0;t=60 Retry-After: 30
+	// 198.51.100.7 200 "2-per-minute";r=1;t=30 Retry-After: -
+}
+
+// Each key's tier picks its limits. The policy is chosen on every request,
+// so moving a key to another tier takes effect at once (within the key
+// cache's TTL when the tier lives in the key record).
+func ExampleRateLimiter_tiers() {
+	mgr, _ := apikey.NewManager(&apikey.MemoryStore{}, apikey.ManagerConfig{})
+	defer mgr.Close()
+	free, _, _ := mgr.Create(context.Background(), apikey.CreateParams{Type: apikey.SecretKey, Environment: apikey.Live})
+	pro, _, _ := mgr.Create(context.Background(), apikey.CreateParams{Type: apikey.SecretKey, Environment: apikey.Live, Tier: "pro"})
+
+	tiers := map[string]ratelimit.Policy{
+		"":    ratelimit.MustParsePolicy("100/minute, 10000/day"),
+		"pro": ratelimit.MustParsePolicy("1000/minute, 1000000/day"),
+	}
+	limiter := &middleware.RateLimiter{PolicyFor: func(r *http.Request) ratelimit.Policy {
+		k, _ := middleware.KeyFromContext(r.Context())
+		return tiers[k.Tier]
+	}}
+	auth := &middleware.Authenticator{Verifier: mgr}
+	handler := auth.Handler(limiter.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
+
+	for _, key := range []apikey.Token{free, pro} {
+		r := httptest.NewRequest("GET", "/v1/monitors", nil)
+		r.Header.Set("Authorization", "Bearer "+key.Reveal())
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		fmt.Println(w.Header().Get("RateLimit-Policy"))
+	}
+	// Output:
+	// "100-per-minute";q=100;w=60, "10000-per-day";q=10000;w=86400
+	// "1000-per-minute";q=1000;w=60, "1000000-per-day";q=1000000;w=86400
 }

@@ -58,7 +58,7 @@ func TestRecover(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer
 			rc := &middleware.Recoverer{Logger: slog.New(slog.NewTextHandler(&logs, nil))}
-			h := middleware.Chain(middleware.RequestID, rc.Handler)(tc.handler)
+			h := middleware.Chain(quietWriter, middleware.RequestID, rc.Handler)(tc.handler)
 			srv := httptest.NewServer(h)
 			defer srv.Close()
 			req, _ := http.NewRequest("GET", srv.URL, nil)
