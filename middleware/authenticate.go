@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatekey/gatekey/apikey"
 	apierrors "github.com/gatekey/gatekey/errors"
+	"github.com/gatekey/gatekey/internal/keyctx"
 )
 
 // KeyVerifier verifies a presented API key and returns its record.
@@ -196,7 +197,7 @@ func (a *Authenticator) Handler(next http.Handler) http.Handler {
 		if c.OnSuccess != nil {
 			c.OnSuccess(r, key)
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyContextKey{}, key)))
+		next.ServeHTTP(w, r.WithContext(keyctx.With(r.Context(), key)))
 	})
 }
 
@@ -304,11 +305,8 @@ func isPreflight(r *http.Request) bool {
 		len(r.Header["Origin"]) > 0
 }
 
-type keyContextKey struct{}
-
 // KeyFromContext returns the API key record that Authenticator stored in
 // ctx. The record is shared: do not modify it.
 func KeyFromContext(ctx context.Context) (*apikey.Key, bool) {
-	k, ok := ctx.Value(keyContextKey{}).(*apikey.Key)
-	return k, ok && k != nil
+	return keyctx.From(ctx)
 }
