@@ -280,7 +280,7 @@ func TestAuthThrottle(t *testing.T) {
 	for range 4 {
 		codes = append(codes, from(attacker, guess).Code)
 	}
-	if diff := cmp.Diff([]int{401, 401, 401, 429}, codes); diff != "" {
+	if diff := cmp.Diff([]int{401, 401, 401, 429}, codes); diff != "" { // the 3rd empties the bucket
 		t.Fatalf("guesses (-want +got):\n%s", diff)
 	}
 	// Now even a valid key from that address is refused before any look-up.
@@ -298,16 +298,21 @@ func TestAuthThrottle(t *testing.T) {
 			t.Fatalf("other client: %d", w.Code)
 		}
 	}
-	// After the bucket refills one token, one more guess is possible.
-	f.clock.Advance(20 * time.Second)
+	// A nanosecond before one token is back, still blocked; then one more
+	// guess is possible, which empties the bucket again.
+	f.clock.Advance(20*time.Second - time.Nanosecond)
+	if w := from(attacker, f.keys["secret"]); w.Code != 429 {
+		t.Errorf("just before refill, valid key: %d", w.Code)
+	}
+	f.clock.Advance(time.Nanosecond)
 	if w := from(attacker, f.keys["secret"]); w.Code != 200 {
 		t.Errorf("after refill, valid key: %d", w.Code)
 	}
 	if w := from(attacker, guess); w.Code != 401 {
 		t.Errorf("after refill, one guess: %d", w.Code)
 	}
-	if w := from(attacker, guess); w.Code != 429 {
-		t.Errorf("after refill, second guess: %d", w.Code)
+	if w := from(attacker, f.keys["secret"]); w.Code != 429 {
+		t.Errorf("after refill and a guess, valid key: %d", w.Code)
 	}
 	// Genuine but unusable keys (revoked) are not guesses: they do not count.
 	f.clock.Advance(time.Hour)

@@ -13,10 +13,12 @@ import (
 )
 
 // AuthThrottle slows down key guessing. It counts the invalid_api_key
-// answers each client address receives in a token bucket; once the bucket
-// is empty, every request from that address, valid keys included, gets 429
-// rate_limit_exceeded with Retry-After before its key is looked up, until
-// the bucket holds a token again. IPv6 clients are grouped by /64.
+// answers each client address receives in a token bucket; once a failure
+// has emptied the bucket, every request from that address, valid keys
+// included, gets 429 rate_limit_exceeded with Retry-After before its key is
+// looked up, until the bucket holds a token again. With a limit of
+// 100/minute, the 100th invalid key is answered 401 and the next request
+// 429. IPv6 clients are grouped by /64.
 //
 // Attach it to an Authenticator (its Throttle field); the Authenticator's
 // Proxies resolve client addresses. Create it with NewAuthThrottle. It is
@@ -102,10 +104,12 @@ func (t *AuthThrottle) Blocked(client netip.Addr) (time.Duration, bool) {
 	return 0, false
 }
 
-// Failed records a failed authentication from client. It reports whether
-// the client has now exceeded the limit, and for how long it is blocked.
-// A store failure is returned; the caller decides what it means (the
-// Authenticator logs it and answers the 401 anyway).
+// Failed records a failed authentication from client and reports whether
+// this failure was past the limit (the bucket was already empty: answer
+// 429), and for how long the client is blocked. A failure that empties the
+// bucket is within the limit: it is answered as usual, and blocks the
+// client's next requests. A store failure is returned; the caller decides
+// what it means (the Authenticator logs it and answers the 401 anyway).
 func (t *AuthThrottle) Failed(ctx context.Context, client netip.Addr) (time.Duration, bool, error) {
 	client = clientGroup(client)
 	key := "authfail:unknown"
@@ -117,6 +121,16 @@ func (t *AuthThrottle) Failed(ctx context.Context, client netip.Addr) (time.Dura
 		return 0, false, err
 	}
 	if d.Allowed {
+		if d.Remaining == 0 {
+			// This failure took the last whole token. The bucket then holds
+			// c - r·ResetAfter tokens (c its capacity, r its rate), so one
+			// token is back after ResetAfter - (c-1)/r.
+			l := t.policy[0]
+			perToken := float64(l.Window) / float64(l.Requests)
+			if wait := d.ResetAfter - time.Duration(float64(l.Capacity()-1)*perToken); wait > 0 {
+				t.block(client, wait)
+			}
+		}
 		return 0, false, nil
 	}
 	if d.RetryAfter == ratelimit.Never {

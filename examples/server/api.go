@@ -1,0 +1,177 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gatekey/gatekey/apikey"
+	apierrors "github.com/gatekey/gatekey/errors"
+	"github.com/gatekey/gatekey/middleware"
+)
+
+// maxBodyBytes bounds request bodies.
+const maxBodyBytes = 64 << 10
+
+// Error codes for request bodies, beyond DESIGN.md's table. All are 400.
+const (
+	codeInvalidContentType = "invalid_content_type"
+	codeInvalidJSON        = "invalid_json"
+	codeUnknownField       = "unknown_field"
+	codeBodyTooLarge       = "body_too_large"
+)
+
+// decodeBody decodes a JSON object from r's body into dst. An empty body
+// is allowed only when optional is true (dst then keeps its zero value).
+func decodeBody(w http.ResponseWriter, r *http.Request, dst any, optional bool) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return apierrors.New(http.StatusBadRequest, codeBodyTooLarge,
+				fmt.Sprintf("Request body exceeds %d bytes", maxBodyBytes))
+		}
+		return apierrors.NewBadRequest("Could not read the request body").WithCause(err)
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		if optional {
+			return nil
+		}
+		return apierrors.New(http.StatusBadRequest, codeInvalidJSON, "Request body must be a JSON object")
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return apierrors.New(http.StatusBadRequest, codeInvalidContentType, "Content-Type must be application/json")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return apierrors.New(http.StatusBadRequest, codeInvalidJSON, "Request body must hold a single JSON object")
+	}
+	return nil
+}
+
+// jsonError turns a decoding error into a client error that says what is
+// wrong without echoing the body.
+func jsonError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		return apierrors.NewInvalidParameter(typeErr.Field, fmt.Sprintf("%s must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String())))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		e := apierrors.New(http.StatusBadRequest, codeUnknownField, fmt.Sprintf("Unknown field %q", field))
+		e.Param = field
+		return e
+	case errors.As(err, &typeErr):
+		return apierrors.New(http.StatusBadRequest, codeInvalidJSON, "Request body must be a JSON object")
+	}
+	return apierrors.New(http.StatusBadRequest, codeInvalidJSON, "Request body is not valid JSON")
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "int", "int64", "float64":
+		return "number"
+	case "ptr":
+		return "value of the documented type"
+	}
+	return goKind
+}
+
+// writeJSON sends v with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
+// callerKey returns the authenticated key; every route is behind
+// Authenticator, so its absence is a server bug.
+func callerKey(r *http.Request) (*apikey.Key, error) {
+	k, ok := middleware.KeyFromContext(r.Context())
+	if !ok {
+		return nil, apierrors.NewInternal(errors.New("server: no key in context"))
+	}
+	return k, nil
+}
+
+// validName checks a human-readable name: 1 to 100 characters of valid
+// UTF-8 without control characters.
+func validName(param, s string) error {
+	n := utf8.RuneCountInString(s)
+	switch {
+	case strings.TrimSpace(s) == "":
+		return apierrors.NewInvalidParameter(param, param+" is required")
+	case n > 100:
+		return apierrors.NewInvalidParameter(param, param+" must be at most 100 characters")
+	case !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return apierrors.NewInvalidParameter(param, param+" must be printable text")
+	}
+	return nil
+}
+
+// rfc3339 formats t as RFC 3339 in UTC, or null when t is zero.
+type rfc3339 time.Time
+
+func (t rfc3339) MarshalJSON() ([]byte, error) {
+	if time.Time(t).IsZero() {
+		return []byte("null"), nil
+	}
+	return []byte(`"` + time.Time(t).UTC().Format(time.RFC3339) + `"`), nil
+}
+
+// keyJSON is a key's metadata as the API shows it: never the hash, and
+// the plaintext only in the response that creates it.
+type keyJSON struct {
+	ID          string         `json:"id"`
+	Name        string         `json:"name"`
+	Type        string         `json:"type"`
+	Environment string         `json:"environment"`
+	Permission  string         `json:"permission"`
+	Status      string         `json:"status"`
+	CreatedAt   rfc3339        `json:"created_at"`
+	ExpiresAt   rfc3339        `json:"expires_at"`
+	LastUsedAt  rfc3339        `json:"last_used_at"`
+	Key         string         `json:"key,omitempty"`
+	RateLimit   *rateLimitJSON `json:"rate_limit,omitempty"`
+}
+
+type rateLimitJSON struct {
+	Limits []limitJSON `json:"limits"`
+}
+
+type limitJSON struct {
+	Requests      int   `json:"requests"`
+	WindowSeconds int64 `json:"window_seconds"`
+}
+
+func (s *server) keyJSON(k *apikey.Key) keyJSON {
+	perm := k.Permission
+	if !k.CanWrite() {
+		perm = apikey.ReadOnly
+	}
+	return keyJSON{
+		ID:          k.ID,
+		Name:        k.Name,
+		Type:        k.Type.String(),
+		Environment: k.Environment.String(),
+		Permission:  perm.String(),
+		Status:      k.Status(s.cfg.Now()).String(),
+		CreatedAt:   rfc3339(k.CreatedAt),
+		ExpiresAt:   rfc3339(k.ExpiresAt),
+		LastUsedAt:  rfc3339(k.LastUsedAt),
+	}
+}

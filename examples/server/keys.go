@@ -1,0 +1,216 @@
+package main
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gatekey/gatekey/apikey"
+	apierrors "github.com/gatekey/gatekey/errors"
+)
+
+// maxRollGrace bounds how long a rolled key keeps working.
+const maxRollGrace = 7 * 24 * time.Hour
+
+var errKeyNotFound = apierrors.NewNotFound("No such API key")
+
+// me answers GET /v1/me: the caller's own key and its rate limits.
+func (s *server) me(w http.ResponseWriter, r *http.Request) error {
+	k, err := callerKey(r)
+	if err != nil {
+		return err
+	}
+	out := s.keyJSON(k)
+	out.RateLimit = &rateLimitJSON{Limits: make([]limitJSON, len(s.cfg.Rate))}
+	for i, l := range s.cfg.Rate {
+		out.RateLimit.Limits[i] = limitJSON{Requests: l.Requests, WindowSeconds: int64(l.Window / time.Second)}
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+type createKeyRequest struct {
+	Name       string  `json:"name"`
+	Type       *string `json:"type"`
+	Permission *string `json:"permission"`
+	ExpiresAt  *string `json:"expires_at"`
+}
+
+// createKey answers POST /v1/keys: a new key in the caller's environment,
+// returned in full this once.
+func (s *server) createKey(w http.ResponseWriter, r *http.Request) error {
+	caller, err := callerKey(r)
+	if err != nil {
+		return err
+	}
+	var req createKeyRequest
+	if err := decodeBody(w, r, &req, false); err != nil {
+		return err
+	}
+	if err := validName("name", req.Name); err != nil {
+		return err
+	}
+	p := apikey.CreateParams{
+		Name:        req.Name,
+		Type:        apikey.SecretKey,
+		Environment: caller.Environment,
+		Owner:       caller.Owner,
+	}
+	if req.Type != nil {
+		if err := p.Type.UnmarshalText([]byte(*req.Type)); err != nil {
+			return apierrors.NewInvalidParameter("type", `type must be "secret" or "publishable"`)
+		}
+	}
+	p.Permission = apikey.ReadWrite
+	if p.Type == apikey.PublishableKey {
+		p.Permission = apikey.ReadOnly
+	}
+	if req.Permission != nil {
+		if err := p.Permission.UnmarshalText([]byte(*req.Permission)); err != nil {
+			return apierrors.NewInvalidParameter("permission", `permission must be "read_only" or "read_write"`)
+		}
+		if p.Type == apikey.PublishableKey && p.Permission == apikey.ReadWrite {
+			return apierrors.NewInvalidParameter("permission", "Publishable keys are always read-only")
+		}
+	}
+	if req.ExpiresAt != nil {
+		t, err := time.Parse(time.RFC3339, *req.ExpiresAt)
+		if err != nil {
+			return apierrors.NewInvalidParameter("expires_at", "expires_at must be an RFC 3339 time such as 2027-01-01T00:00:00Z")
+		}
+		if !t.After(s.cfg.Now()) {
+			return apierrors.NewInvalidParameter("expires_at", "expires_at must be in the future")
+		}
+		p.ExpiresAt = t.UTC()
+	}
+	tok, k, err := s.mgr.Create(r.Context(), p)
+	if err != nil {
+		return storeError(err)
+	}
+	out := s.keyJSON(k)
+	out.Key = tok.Reveal()
+	return writeJSON(w, http.StatusCreated, out)
+}
+
+// listKeys answers GET /v1/keys: the keys of the caller's environment.
+func (s *server) listKeys(w http.ResponseWriter, r *http.Request) error {
+	caller, err := callerKey(r)
+	if err != nil {
+		return err
+	}
+	keys, err := s.mgr.List(r.Context(), apikey.ListFilter{Environment: caller.Environment, Owner: caller.Owner})
+	if err != nil {
+		return storeError(err)
+	}
+	out := struct {
+		Data []keyJSON `json:"data"`
+	}{Data: make([]keyJSON, 0, len(keys))}
+	for _, k := range keys {
+		out.Data = append(out.Data, s.keyJSON(k))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// findKey returns the key named by the path's {id}, if it belongs to the
+// caller's environment and owner; anything else is 404.
+func (s *server) findKey(r *http.Request) (*apikey.Key, *apikey.Key, error) {
+	caller, err := callerKey(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	id := r.PathValue("id")
+	if !validKeyID(id) {
+		return nil, nil, errKeyNotFound
+	}
+	k, err := s.mgr.Get(r.Context(), id)
+	if errors.Is(err, apikey.ErrNotFound) || err == nil && (k.Environment != caller.Environment || k.Owner != caller.Owner) {
+		return nil, nil, errKeyNotFound
+	}
+	if err != nil {
+		return nil, nil, storeError(err)
+	}
+	return caller, k, nil
+}
+
+func validKeyID(id string) bool {
+	if len(id) != apikey.IDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// getKey answers GET /v1/keys/{id}.
+func (s *server) getKey(w http.ResponseWriter, r *http.Request) error {
+	_, k, err := s.findKey(r)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, s.keyJSON(k))
+}
+
+// revokeKey answers DELETE /v1/keys/{id}: immediate and irreversible, and
+// idempotent.
+func (s *server) revokeKey(w http.ResponseWriter, r *http.Request) error {
+	_, k, err := s.findKey(r)
+	if err != nil {
+		return err
+	}
+	k, err = s.mgr.Revoke(r.Context(), k.ID)
+	if err != nil {
+		return storeError(err)
+	}
+	return writeJSON(w, http.StatusOK, s.keyJSON(k))
+}
+
+type rollKeyRequest struct {
+	ExpiresIn *int64 `json:"expires_in"`
+}
+
+// rollKey answers POST /v1/keys/{id}/roll: a new key with the same
+// attributes; the old one keeps working for expires_in seconds.
+func (s *server) rollKey(w http.ResponseWriter, r *http.Request) error {
+	_, k, err := s.findKey(r)
+	if err != nil {
+		return err
+	}
+	var req rollKeyRequest
+	if err := decodeBody(w, r, &req, true); err != nil {
+		return err
+	}
+	var grace time.Duration
+	if req.ExpiresIn != nil {
+		if *req.ExpiresIn < 0 || *req.ExpiresIn > int64(maxRollGrace/time.Second) {
+			return apierrors.NewInvalidParameter("expires_in", "expires_in must be between 0 and 604800 seconds (7 days)")
+		}
+		grace = time.Duration(*req.ExpiresIn) * time.Second
+	}
+	tok, nk, err := s.mgr.Roll(r.Context(), k.ID, grace)
+	switch {
+	case errors.Is(err, apikey.ErrRevoked):
+		return apierrors.NewConflict("A revoked key cannot be rolled")
+	case errors.Is(err, apikey.ErrExpired):
+		return apierrors.NewConflict("An expired key cannot be rolled")
+	case err != nil:
+		return storeError(err)
+	}
+	out := s.keyJSON(nk)
+	out.Key = tok.Reveal()
+	return writeJSON(w, http.StatusCreated, out)
+}
+
+// storeError maps key-store failures: unavailable is 503, anything else a
+// 500 whose cause is logged, never sent.
+func storeError(err error) error {
+	if errors.Is(err, apikey.ErrUnavailable) {
+		return apierrors.ErrServiceUnavailable.WithRetryAfter(2 * time.Second).WithCause(err)
+	}
+	if errors.Is(err, apikey.ErrNotFound) {
+		return errKeyNotFound
+	}
+	return apierrors.NewInternal(err)
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"crypto/rand"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gatekey/gatekey/apikey"
+	apierrors "github.com/gatekey/gatekey/errors"
+)
+
+// monitor is the example resource: an uptime check of a URL, scoped to
+// the environment of the key that created it.
+type monitor struct {
+	ID        string  `json:"id"`
+	Name      string  `json:"name"`
+	URL       string  `json:"url"`
+	CreatedAt rfc3339 `json:"created_at"`
+	env       apikey.Environment
+	created   time.Time
+}
+
+// monitorStore keeps monitors in memory.
+type monitorStore struct {
+	now func() time.Time
+	mu  sync.Mutex
+	m   map[string]*monitor
+}
+
+func newMonitorStore(now func() time.Time) *monitorStore {
+	return &monitorStore{now: now, m: make(map[string]*monitor)}
+}
+
+var errMonitorNotFound = apierrors.NewNotFound("No such monitor")
+
+func (s *server) listMonitors(w http.ResponseWriter, r *http.Request) error {
+	caller, err := callerKey(r)
+	if err != nil {
+		return err
+	}
+	ms := s.monitors
+	ms.mu.Lock()
+	data := make([]*monitor, 0)
+	for _, m := range ms.m {
+		if m.env == caller.Environment {
+			data = append(data, m)
+		}
+	}
+	ms.mu.Unlock()
+	slices.SortFunc(data, func(a, b *monitor) int {
+		if c := a.created.Compare(b.created); c != 0 {
+			return c
+		}
+		if a.ID < b.ID {
+			return -1
+		}
+		return 1
+	})
+	return writeJSON(w, http.StatusOK, struct {
+		Data []*monitor `json:"data"`
+	}{data})
+}
+
+type createMonitorRequest struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+}
+
+func (s *server) createMonitor(w http.ResponseWriter, r *http.Request) error {
+	caller, err := callerKey(r)
+	if err != nil {
+		return err
+	}
+	var req createMonitorRequest
+	if err := decodeBody(w, r, &req, false); err != nil {
+		return err
+	}
+	if err := validName("name", req.Name); err != nil {
+		return err
+	}
+	u, err := url.Parse(req.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(req.URL) > 2048 {
+		return apierrors.NewInvalidParameter("url", "url must be an absolute http or https URL of at most 2048 characters")
+	}
+	now := s.monitors.now().UTC()
+	m := &monitor{ID: "mon_" + rand.Text()[:16], Name: req.Name, URL: req.URL,
+		CreatedAt: rfc3339(now), env: caller.Environment, created: now}
+	s.monitors.mu.Lock()
+	s.monitors.m[m.ID] = m
+	s.monitors.mu.Unlock()
+	return writeJSON(w, http.StatusCreated, m)
+}
+
+// findMonitor returns the monitor named by {id} in the caller's environment.
+func (s *server) findMonitor(r *http.Request) (*monitor, error) {
+	caller, err := callerKey(r)
+	if err != nil {
+		return nil, err
+	}
+	s.monitors.mu.Lock()
+	m, ok := s.monitors.m[r.PathValue("id")]
+	s.monitors.mu.Unlock()
+	if !ok || m.env != caller.Environment {
+		return nil, errMonitorNotFound
+	}
+	return m, nil
+}
+
+func (s *server) getMonitor(w http.ResponseWriter, r *http.Request) error {
+	m, err := s.findMonitor(r)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, m)
+}
+
+func (s *server) deleteMonitor(w http.ResponseWriter, r *http.Request) error {
+	m, err := s.findMonitor(r)
+	if err != nil {
+		return err
+	}
+	s.monitors.mu.Lock()
+	delete(s.monitors.m, m.ID)
+	s.monitors.mu.Unlock()
+	return writeJSON(w, http.StatusOK, struct {
+		ID      string `json:"id"`
+		Deleted bool   `json:"deleted"`
+	}{m.ID, true})
+}

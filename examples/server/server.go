@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gatekey/gatekey/apikey"
+	apierrors "github.com/gatekey/gatekey/errors"
+	"github.com/gatekey/gatekey/middleware"
+	"github.com/gatekey/gatekey/ratelimit"
+)
+
+// config is everything the service needs; main fills it from flags and
+// the environment, tests fill it directly.
+type config struct {
+	Rate            ratelimit.Policy // the limits of every key
+	AuthFailureRate ratelimit.Limit  // failed authentications per client address
+	RequireTLS      bool
+	TrustedProxies  middleware.TrustedProxies
+	ErrorEncoding   apierrors.Encoding
+	CORSOrigins     []string
+	AdminKey        string // GATEKEY_ADMIN_KEY; empty: generate an sk_test_ key
+
+	// Keys and Limits are where a real deployment plugs in shared stores:
+	// a SQL apikey.ManagedStore and a Redis ratelimit.Store (see the
+	// apikey/sqlstore and ratelimit/redisstore modules). Nil means
+	// in-memory stores, which is all this example needs.
+	Keys   apikey.ManagedStore
+	Limits ratelimit.Store
+
+	Now    func() time.Time // nil: time.Now
+	Logger *slog.Logger     // nil: discard
+}
+
+// server is the reference API: keys and monitors behind gatekey.
+type server struct {
+	cfg      config
+	mgr      *apikey.Manager
+	monitors *monitorStore
+	handler  http.Handler
+
+	// generatedAdminKey is set when no admin key was configured: main
+	// prints it once.
+	generatedAdminKey apikey.Token
+}
+
+func newServer(cfg config) (*server, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if len(cfg.Rate) == 0 {
+		return nil, errors.New("server: no rate limit policy")
+	}
+	if cfg.Keys == nil {
+		cfg.Keys = &apikey.MemoryStore{}
+	}
+	if cfg.Limits == nil {
+		cfg.Limits = ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: cfg.Now})
+	}
+	mgr, err := apikey.NewManager(cfg.Keys, apikey.ManagerConfig{
+		Verifier: apikey.VerifierConfig{Now: cfg.Now, Logger: cfg.Logger},
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &server{cfg: cfg, mgr: mgr, monitors: newMonitorStore(cfg.Now)}
+	if err := s.setupAdminKey(); err != nil {
+		mgr.Close()
+		return nil, err
+	}
+	throttle, err := middleware.NewAuthThrottle(middleware.AuthThrottleConfig{
+		Limit: cfg.AuthFailureRate,
+		Store: ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: cfg.Now}),
+		Now:   cfg.Now,
+	})
+	if err != nil {
+		mgr.Close()
+		return nil, fmt.Errorf("server: auth failure rate: %w", err)
+	}
+	s.handler = s.routes(throttle)
+	return s, nil
+}
+
+// setupAdminKey registers the configured admin key, or creates one.
+func (s *server) setupAdminKey() error {
+	ctx := context.Background()
+	if s.cfg.AdminKey == "" {
+		tok, _, err := s.mgr.Create(ctx, apikey.CreateParams{
+			Name: "admin", Type: apikey.SecretKey, Environment: apikey.Test, Permission: apikey.ReadWrite,
+		})
+		s.generatedAdminKey = tok
+		return err
+	}
+	tok, err := apikey.Parse(s.cfg.AdminKey)
+	if err != nil || tok.Type() != apikey.SecretKey {
+		// Never echo the value: it is meant to be a secret.
+		return errors.New("server: GATEKEY_ADMIN_KEY is not a valid secret key (sk_live_… or sk_test_…)")
+	}
+	hash, err := apikey.SHA256{}.Hash(tok.Reveal())
+	if err != nil {
+		return err
+	}
+	err = s.cfg.Keys.CreateKey(ctx, &apikey.Key{
+		ID: tok.ID(), Name: "admin", Type: apikey.SecretKey, Environment: tok.Environment(),
+		Permission: apikey.ReadWrite, CreatedAt: s.cfg.Now().UTC(), Hash: hash,
+	})
+	if errors.Is(err, apikey.ErrConflict) {
+		return nil // registered by an earlier run against a persistent store
+	}
+	return err
+}
+
+// routes builds the handler. The order is DESIGN.md's: TLS requirement,
+// CORS preflight, failed-authentication throttle, authentication, per-key
+// rate limit, routing (404/405), then per-route permission checks.
+func (s *server) routes(throttle *middleware.AuthThrottle) http.Handler {
+	h := func(f apierrors.HandlerFunc) http.Handler { return f }
+	secret, write := middleware.RequireSecret, middleware.RequireWrite
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/me", h(s.me))
+	mux.Handle("POST /v1/keys", secret(write(h(s.createKey))))
+	mux.Handle("GET /v1/keys", secret(h(s.listKeys)))
+	mux.Handle("GET /v1/keys/{id}", secret(h(s.getKey)))
+	mux.Handle("DELETE /v1/keys/{id}", secret(write(h(s.revokeKey))))
+	mux.Handle("POST /v1/keys/{id}/roll", secret(write(h(s.rollKey))))
+	mux.Handle("GET /v1/monitors", secret(h(s.listMonitors)))
+	mux.Handle("POST /v1/monitors", write(h(s.createMonitor)))
+	mux.Handle("GET /v1/monitors/{id}", h(s.getMonitor))
+	mux.Handle("DELETE /v1/monitors/{id}", write(h(s.deleteMonitor)))
+
+	auth := &middleware.Authenticator{
+		Verifier:  s.mgr,
+		Proxies:   s.cfg.TrustedProxies,
+		Throttle:  throttle,
+		Logger:    s.cfg.Logger,
+		OnSuccess: noteKey,
+	}
+	limiter := &middleware.RateLimiter{
+		Policy:  s.cfg.Rate,
+		Store:   s.cfg.Limits,
+		Proxies: s.cfg.TrustedProxies,
+		Logger:  s.cfg.Logger,
+	}
+	cors := &middleware.CORS{AllowedOrigins: s.cfg.CORSOrigins, Routes: mux}
+
+	chain := []func(http.Handler) http.Handler{
+		(&apierrors.Writer{Encoding: s.cfg.ErrorEncoding, Logger: s.cfg.Logger}).Middleware,
+		(&middleware.Recoverer{Logger: s.cfg.Logger}).Handler,
+		middleware.RequestID,
+		logRequests(s.cfg.Logger, s.cfg.Now),
+	}
+	if s.cfg.RequireTLS {
+		chain = append(chain, (&middleware.RequireTLS{Proxies: s.cfg.TrustedProxies}).Handler)
+	}
+	chain = append(chain, cors.Handler, auth.Handler, limiter.Handler)
+	return middleware.Chain(chain...)(apierrors.Mux(mux))
+}
+
+// close flushes pending last-use times and stops background work.
+func (s *server) close() error { return s.mgr.Close() }
