@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"crypto/rand"
@@ -36,7 +36,7 @@ func newMonitorStore(now func() time.Time) *monitorStore {
 
 var errMonitorNotFound = apierrors.NewNotFound("No such monitor")
 
-func (s *server) listMonitors(w http.ResponseWriter, r *http.Request) error {
+func (s *Service) listMonitors(w http.ResponseWriter, r *http.Request) error {
 	caller, err := callerKey(r)
 	if err != nil {
 		return err
@@ -69,7 +69,7 @@ type createMonitorRequest struct {
 	URL  string `json:"url"`
 }
 
-func (s *server) createMonitor(w http.ResponseWriter, r *http.Request) error {
+func (s *Service) createMonitor(w http.ResponseWriter, r *http.Request) error {
 	caller, err := callerKey(r)
 	if err != nil {
 		return err
@@ -95,7 +95,7 @@ func (s *server) createMonitor(w http.ResponseWriter, r *http.Request) error {
 }
 
 // findMonitor returns the monitor named by {id} in the caller's environment.
-func (s *server) findMonitor(r *http.Request) (*monitor, error) {
+func (s *Service) findMonitor(r *http.Request) (*monitor, error) {
 	caller, err := callerKey(r)
 	if err != nil {
 		return nil, err
@@ -109,7 +109,7 @@ func (s *server) findMonitor(r *http.Request) (*monitor, error) {
 	return m, nil
 }
 
-func (s *server) getMonitor(w http.ResponseWriter, r *http.Request) error {
+func (s *Service) getMonitor(w http.ResponseWriter, r *http.Request) error {
 	m, err := s.findMonitor(r)
 	if err != nil {
 		return err
@@ -117,7 +117,7 @@ func (s *server) getMonitor(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, m)
 }
 
-func (s *server) deleteMonitor(w http.ResponseWriter, r *http.Request) error {
+func (s *Service) deleteMonitor(w http.ResponseWriter, r *http.Request) error {
 	m, err := s.findMonitor(r)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"encoding/json"
@@ -158,7 +158,7 @@ type limitJSON struct {
 	WindowSeconds int64 `json:"window_seconds"`
 }
 
-func (s *server) keyJSON(k *apikey.Key) keyJSON {
+func (s *Service) keyJSON(k *apikey.Key) keyJSON {
 	perm := k.Permission
 	if !k.CanWrite() {
 		perm = apikey.ReadOnly

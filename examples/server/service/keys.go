@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"errors"
@@ -15,7 +15,7 @@ const maxRollGrace = 7 * 24 * time.Hour
 var errKeyNotFound = apierrors.NewNotFound("No such API key")
 
 // me answers GET /v1/me: the caller's own key and its rate limits.
-func (s *server) me(w http.ResponseWriter, r *http.Request) error {
+func (s *Service) me(w http.ResponseWriter, r *http.Request) error {
 	k, err := callerKey(r)
 	if err != nil {
 		return err
@@ -37,7 +37,7 @@ type createKeyRequest struct {
 
 // createKey answers POST /v1/keys: a new key in the caller's environment,
 // returned in full this once.
-func (s *server) createKey(w http.ResponseWriter, r *http.Request) error {
+func (s *Service) createKey(w http.ResponseWriter, r *http.Request) error {
 	caller, err := callerKey(r)
 	if err != nil {
 		return err
@@ -92,7 +92,7 @@ func (s *server) createKey(w http.ResponseWriter, r *http.Request) error {
 }
 
 // listKeys answers GET /v1/keys: the keys of the caller's environment.
-func (s *server) listKeys(w http.ResponseWriter, r *http.Request) error {
+func (s *Service) listKeys(w http.ResponseWriter, r *http.Request) error {
 	caller, err := callerKey(r)
 	if err != nil {
 		return err
@@ -112,7 +112,7 @@ func (s *server) listKeys(w http.ResponseWriter, r *http.Request) error {
 
 // findKey returns the key named by the path's {id}, if it belongs to the
 // caller's environment and owner; anything else is 404.
-func (s *server) findKey(r *http.Request) (*apikey.Key, *apikey.Key, error) {
+func (s *Service) findKey(r *http.Request) (*apikey.Key, *apikey.Key, error) {
 	caller, err := callerKey(r)
 	if err != nil {
 		return nil, nil, err
@@ -145,7 +145,7 @@ func validKeyID(id string) bool {
 }
 
 // getKey answers GET /v1/keys/{id}.
-func (s *server) getKey(w http.ResponseWriter, r *http.Request) error {
+func (s *Service) getKey(w http.ResponseWriter, r *http.Request) error {
 	_, k, err := s.findKey(r)
 	if err != nil {
 		return err
@@ -155,7 +155,7 @@ func (s *server) getKey(w http.ResponseWriter, r *http.Request) error {
 
 // revokeKey answers DELETE /v1/keys/{id}: immediate and irreversible, and
 // idempotent.
-func (s *server) revokeKey(w http.ResponseWriter, r *http.Request) error {
+func (s *Service) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	_, k, err := s.findKey(r)
 	if err != nil {
 		return err
@@ -173,7 +173,7 @@ type rollKeyRequest struct {
 
 // rollKey answers POST /v1/keys/{id}/roll: a new key with the same
 // attributes; the old one keeps working for expires_in seconds.
-func (s *server) rollKey(w http.ResponseWriter, r *http.Request) error {
+func (s *Service) rollKey(w http.ResponseWriter, r *http.Request) error {
 	_, k, err := s.findKey(r)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"bytes"
@@ -247,7 +247,7 @@ func (s *countingStore) fail(err error) {
 func TestAuthFailureThrottle(t *testing.T) {
 	t.Parallel()
 	store := &countingStore{}
-	e := newTestEnv(t, withAuthFailureRate("3/minute"), withConfig(func(c *config) { c.Keys = store }))
+	e := newTestEnv(t, withAuthFailureRate("3/minute"), withConfig(func(c *Config) { c.Keys = store }))
 	fresh := e.mint(apikey.CreateParams{Name: "never verified", Type: apikey.SecretKey, Environment: apikey.Test, Permission: apikey.ReadWrite})
 	revoked := e.createKey(e.admin, map[string]any{"name": "revoked"})
 	wantStatus(t, e.do("DELETE", "/v1/keys/"+revoked.ID, e.admin, nil), http.StatusOK)
@@ -307,7 +307,7 @@ func TestAuthFailureThrottlePerAddress(t *testing.T) {
 
 	t.Run("trusted proxy", func(t *testing.T) {
 		t.Parallel()
-		e := newTestEnv(t, withAuthFailureRate("2/minute"), withConfig(func(c *config) {
+		e := newTestEnv(t, withAuthFailureRate("2/minute"), withConfig(func(c *Config) {
 			c.TrustedProxies.Networks = mustPrefixes(t, "127.0.0.0/8", "::1/128")
 		}))
 		// limit+1 failures, so that this test does not depend on whether the
@@ -338,7 +338,7 @@ func TestRequireTLS(t *testing.T) {
 	t.Parallel()
 	t.Run("plain HTTP", func(t *testing.T) {
 		t.Parallel()
-		e := newTestEnv(t, withConfig(func(c *config) { c.RequireTLS = true }))
+		e := newTestEnv(t, withConfig(func(c *Config) { c.RequireTLS = true }))
 		for _, tc := range []struct {
 			name, method, path, key string
 			mods                    []func(*http.Request)
@@ -359,13 +359,13 @@ func TestRequireTLS(t *testing.T) {
 	})
 	t.Run("HTTPS", func(t *testing.T) {
 		t.Parallel()
-		e := newTestEnv(t, withTLS(), withConfig(func(c *config) { c.RequireTLS = true }))
+		e := newTestEnv(t, withTLS(), withConfig(func(c *Config) { c.RequireTLS = true }))
 		wantStatus(t, e.do("GET", "/v1/me", e.admin, nil), http.StatusOK)
 		wantError(t, e.do("GET", "/v1/me", "", nil), http.StatusUnauthorized, "missing_api_key")
 	})
 	t.Run("trusted proxy terminating TLS", func(t *testing.T) {
 		t.Parallel()
-		e := newTestEnv(t, withConfig(func(c *config) {
+		e := newTestEnv(t, withConfig(func(c *Config) {
 			c.RequireTLS = true
 			c.TrustedProxies.Networks = mustPrefixes(t, "127.0.0.0/8", "::1/128")
 		}))
@@ -377,7 +377,7 @@ func TestRequireTLS(t *testing.T) {
 // TestSimpleErrorFormat: -error-format simple gives {"error":"message"}.
 func TestSimpleErrorFormat(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, withRate("3/minute"), withConfig(func(c *config) { c.ErrorEncoding = apierrors.EncodingSimple }))
+	e := newTestEnv(t, withRate("3/minute"), withConfig(func(c *Config) { c.ErrorEncoding = apierrors.EncodingSimple }))
 	for _, tc := range []struct {
 		name         string
 		method, path string
@@ -453,7 +453,7 @@ func TestCORS(t *testing.T) {
 	for _, cfgOrigins := range [][]string{{"*"}, {origin, "https://other.example"}} {
 		t.Run(strings.Join(cfgOrigins, ","), func(t *testing.T) {
 			t.Parallel()
-			e := newTestEnv(t, withConfig(func(c *config) { c.CORSOrigins = cfgOrigins }))
+			e := newTestEnv(t, withConfig(func(c *Config) { c.CORSOrigins = cfgOrigins }))
 			for _, tc := range []struct {
 				path, method string
 				methods      []string
@@ -615,7 +615,7 @@ func TestHugeHeader(t *testing.T) {
 func TestStoreFailures(t *testing.T) {
 	t.Parallel()
 	store := &countingStore{}
-	e := newTestEnv(t, withConfig(func(c *config) { c.Keys = store }))
+	e := newTestEnv(t, withConfig(func(c *Config) { c.Keys = store }))
 
 	store.fail(wrapUnavailable("dial tcp 10.9.8.7:5432: connection refused (password=hunter2)"))
 	r := e.do("GET", "/v1/me", e.admin, nil)
@@ -701,9 +701,9 @@ func TestInvalidAdminKeyConfig(t *testing.T) {
 		"garbage":         "hunter2-this-is-not-a-key",
 	} {
 		t.Run(name, func(t *testing.T) {
-			s, err := newServer(config{Rate: ratelimit100(), AuthFailureRate: ratelimit100()[0], AdminKey: v})
+			s, err := New(Config{Rate: ratelimit100(), AuthFailureRate: ratelimit100()[0], AdminKey: v})
 			if err == nil {
-				s.close()
+				s.Close()
 				t.Fatalf("newServer accepted GATEKEY_ADMIN_KEY %q", name)
 			}
 			if strings.Contains(err.Error(), v) || strings.Contains(err.Error(), v[len(v)-20:]) {

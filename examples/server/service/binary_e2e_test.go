@@ -1,8 +1,9 @@
 //go:build unix
 
-package main
+package service
 
-// Layer 2: the real binary, built once per test run, started on a loopback
+// Layer 2: the real binary (examples/server, the main package that runs this
+// service), built once per test run, started on a loopback
 // port, driven over HTTP and stopped with SIGTERM.
 
 import (
@@ -61,7 +62,7 @@ func serverBinary(t *testing.T) string {
 		binPath = filepath.Join(buildDir, "server")
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, goTool, "build", "-o", binPath, ".").CombinedOutput()
+		out, err := exec.CommandContext(ctx, goTool, "build", "-o", binPath, "github.com/gatekey/gatekey/examples/server").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"bytes"
@@ -81,7 +81,7 @@ func TestLastUsedFlushedOnClose(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
 	store := &apikey.MemoryStore{}
-	s, err := newServer(config{Rate: ratelimit.MustParsePolicy("100/minute"), AuthFailureRate: ratelimit.PerMinute(100),
+	s, err := New(Config{Rate: ratelimit.MustParsePolicy("100/minute"), AuthFailureRate: ratelimit.PerMinute(100),
 		CORSOrigins: []string{"*"}, Keys: store, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +92,7 @@ func TestLastUsedFlushedOnClose(t *testing.T) {
 	r := doRequest(t, srv.Client(), srv.URL, "GET", "/v1/me", admin, nil, []string{admin})
 	wantStatus(t, r, http.StatusOK)
 	srv.Close()
-	if err := s.close(); err != nil {
+	if err := s.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
 	k, err := store.LookupKey(context.Background(), mustParse(t, admin).ID())

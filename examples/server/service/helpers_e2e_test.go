@@ -1,4 +1,4 @@
-package main
+package service
 
 // Helpers for the end-to-end tests of the reference service. The tests hold
 // the service to the contract of issue 6 and DESIGN.md: they talk to it only
@@ -79,7 +79,7 @@ func (b *syncBuffer) String() string {
 // ---- the in-process service ----
 
 type envSettings struct {
-	cfg config
+	cfg Config
 	tls bool
 }
 
@@ -99,7 +99,7 @@ func withAuthFailureRate(s string) option {
 	}
 }
 
-func withConfig(f func(*config)) option { return func(e *envSettings) { f(&e.cfg) } }
+func withConfig(f func(*Config)) option { return func(e *envSettings) { f(&e.cfg) } }
 
 func withTLS() option { return func(e *envSettings) { e.tls = true } }
 
@@ -107,7 +107,7 @@ func withTLS() option { return func(e *envSettings) { e.tls = true } }
 // every plaintext key the test has learnt (for leak checks).
 type testEnv struct {
 	t      *testing.T
-	s      *server
+	s      *Service
 	srv    *httptest.Server
 	client *http.Client
 	clock  *fakeClock
@@ -122,7 +122,7 @@ func newTestEnv(t *testing.T, opts ...option) *testEnv {
 	t.Helper()
 	clock := newFakeClock()
 	logs := &syncBuffer{}
-	st := envSettings{cfg: config{
+	st := envSettings{cfg: Config{
 		Rate:            ratelimit.MustParsePolicy("1000/minute,100000/day"),
 		AuthFailureRate: ratelimit.PerMinute(100),
 		CORSOrigins:     []string{"*"},
@@ -133,7 +133,7 @@ func newTestEnv(t *testing.T, opts ...option) *testEnv {
 	for _, o := range opts {
 		o(&st)
 	}
-	s, err := newServer(st.cfg)
+	s, err := New(st.cfg)
 	if err != nil {
 		t.Fatalf("newServer: %v", err)
 	}
@@ -151,7 +151,7 @@ func newTestEnv(t *testing.T, opts ...option) *testEnv {
 	}
 	t.Cleanup(func() {
 		srv.Close()
-		if err := s.close(); err != nil {
+		if err := s.Close(); err != nil {
 			t.Errorf("server close: %v", err)
 		}
 	})

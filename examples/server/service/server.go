@@ -1,4 +1,8 @@
-package main
+// Package service is gatekey's reference service, the API that
+// examples/server runs: keys and monitors behind gatekey's middleware, in
+// DESIGN.md's order. It is a package so that other programs can run it
+// with other stores, as examples/fleet does with PostgreSQL and Redis.
+package service
 
 import (
 	"context"
@@ -16,7 +20,7 @@ import (
 
 // config is everything the service needs; main fills it from flags and
 // the environment, tests fill it directly.
-type config struct {
+type Config struct {
 	Rate            ratelimit.Policy // the limits of every key
 	AuthFailureRate ratelimit.Limit  // failed authentications per client address
 	RequireTLS      bool
@@ -37,8 +41,8 @@ type config struct {
 }
 
 // server is the reference API: keys and monitors behind gatekey.
-type server struct {
-	cfg      config
+type Service struct {
+	cfg      Config
 	mgr      *apikey.Manager
 	monitors *monitorStore
 	handler  http.Handler
@@ -48,7 +52,7 @@ type server struct {
 	generatedAdminKey apikey.Token
 }
 
-func newServer(cfg config) (*server, error) {
+func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -70,7 +74,7 @@ func newServer(cfg config) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{cfg: cfg, mgr: mgr, monitors: newMonitorStore(cfg.Now)}
+	s := &Service{cfg: cfg, mgr: mgr, monitors: newMonitorStore(cfg.Now)}
 	if err := s.setupAdminKey(); err != nil {
 		mgr.Close()
 		return nil, err
@@ -89,7 +93,7 @@ func newServer(cfg config) (*server, error) {
 }
 
 // setupAdminKey registers the configured admin key, or creates one.
-func (s *server) setupAdminKey() error {
+func (s *Service) setupAdminKey() error {
 	ctx := context.Background()
 	if s.cfg.AdminKey == "" {
 		tok, _, err := s.mgr.Create(ctx, apikey.CreateParams{
@@ -120,7 +124,7 @@ func (s *server) setupAdminKey() error {
 // routes builds the handler. The order is DESIGN.md's: TLS requirement,
 // CORS preflight, failed-authentication throttle, authentication, per-key
 // rate limit, routing (404/405), then per-route permission checks.
-func (s *server) routes(throttle *middleware.AuthThrottle) http.Handler {
+func (s *Service) routes(throttle *middleware.AuthThrottle) http.Handler {
 	h := func(f apierrors.HandlerFunc) http.Handler { return f }
 	secret, write := middleware.RequireSecret, middleware.RequireWrite
 
@@ -164,5 +168,12 @@ func (s *server) routes(throttle *middleware.AuthThrottle) http.Handler {
 	return middleware.Chain(chain...)(apierrors.Mux(mux))
 }
 
-// close flushes pending last-use times and stops background work.
-func (s *server) close() error { return s.mgr.Close() }
+// Handler returns the service's HTTP handler.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// GeneratedAdminKey returns the admin key New created when Config.AdminKey
+// was empty, or the zero Token.
+func (s *Service) GeneratedAdminKey() apikey.Token { return s.generatedAdminKey }
+
+// Close flushes pending last-use times and stops background work.
+func (s *Service) Close() error { return s.mgr.Close() }

@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"context"
@@ -242,7 +242,7 @@ func TestCreateKeyValidation(t *testing.T) {
 func TestListKeys(t *testing.T) {
 	t.Parallel()
 	live := generate(t, apikey.SecretKey, apikey.Live)
-	e := newTestEnv(t, withConfig(func(c *config) { c.AdminKey = live }))
+	e := newTestEnv(t, withConfig(func(c *Config) { c.AdminKey = live }))
 	testAdmin := e.mint(apikey.CreateParams{Name: "test admin", Type: apikey.SecretKey, Environment: apikey.Test, Permission: apikey.ReadWrite})
 
 	active := e.createKey(live, map[string]any{"name": "active"})
@@ -318,7 +318,7 @@ func mustParse(t *testing.T, key string) apikey.Token {
 func TestGetKey(t *testing.T) {
 	t.Parallel()
 	live := generate(t, apikey.SecretKey, apikey.Live)
-	e := newTestEnv(t, withConfig(func(c *config) { c.AdminKey = live }))
+	e := newTestEnv(t, withConfig(func(c *Config) { c.AdminKey = live }))
 	testAdmin := e.mint(apikey.CreateParams{Name: "test admin", Type: apikey.SecretKey, Environment: apikey.Test, Permission: apikey.ReadWrite})
 	liveKey := e.createKey(live, map[string]any{"name": "live key", "permission": "read_only"})
 	testKey := e.createKey(testAdmin, map[string]any{"name": "test key"})
@@ -537,7 +537,7 @@ func TestExpiresAt(t *testing.T) {
 // disabled keys and keys restricted to networks.
 func TestDisabledAndNetworks(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, withConfig(func(c *config) {
+	e := newTestEnv(t, withConfig(func(c *Config) {
 		c.TrustedProxies.Networks = nil // the TCP peer is the client
 	}))
 	k := e.createKey(e.admin, map[string]any{"name": "to disable"})
@@ -559,7 +559,7 @@ func TestDisabledAndNetworks(t *testing.T) {
 func TestEnvironmentIsolation(t *testing.T) {
 	t.Parallel()
 	live := generate(t, apikey.SecretKey, apikey.Live)
-	e := newTestEnv(t, withConfig(func(c *config) { c.AdminKey = live }))
+	e := newTestEnv(t, withConfig(func(c *Config) { c.AdminKey = live }))
 	if !e.s.generatedAdminKey.IsZero() {
 		t.Errorf("an admin key was generated although GATEKEY_ADMIN_KEY was set")
 	}
