@@ -36,7 +36,11 @@
 // ErrUnavailable (the store failed: 503). It caches records for a short
 // time, remembers unknown ids, collapses concurrent look-ups of one id, and
 // batches last-use writes. On a cache hit with SHA-256 hashes it costs about
-// one SHA-256 of the key and does not allocate.
+// one SHA-256 of the key and does not allocate. A slow hash (Argon2id) is
+// computed once per key per cache lifetime, one check per key at a time,
+// and a bounded number at once; store look-ups in flight are bounded too.
+// Work beyond those bounds fails with ErrUnavailable rather than queueing
+// without limit.
 //
 // # Lifecycle
 //

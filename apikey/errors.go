@@ -38,7 +38,9 @@ var (
 
 	// ErrUnavailable reports that the key store could not answer (network,
 	// driver, timeout). Store implementations wrap their driver errors with
-	// it; the Verifier wraps every store failure and context deadline with it.
+	// it; the Verifier wraps every store failure and context deadline with
+	// it, and refuses work beyond its concurrency bounds with it
+	// (VerifierConfig.MaxConcurrentLookups, MaxConcurrentSlowHashes).
 	ErrUnavailable = errors.New("apikey: key store unavailable")
 )
 

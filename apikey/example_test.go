@@ -30,7 +30,7 @@ func ExampleFormat_Generate() {
 	fmt.Println(len(tok.Reveal()), tok.Service(), tok.Type(), tok.Environment(), tok.ID())
 
 	parsed, err := f.Parse(tok.Reveal())
-	fmt.Println(parsed == tok, err)
+	fmt.Println(parsed.Equal(tok), err)
 
 	_, err = f.Parse("acme_sk_test_nope")
 	fmt.Println(err, errors.Is(err, apikey.ErrInvalidKey))

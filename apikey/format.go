@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"io"
 	"strings"
+	"unsafe"
 )
 
 // Lengths of the parts of a key body.
@@ -19,6 +20,9 @@ const (
 	// maxKeyLen bounds the whole key: service "_" "sk_" "live_" body.
 	maxKeyLen = maxServiceLen + 1 + 3 + 5 + BodyLen
 )
+
+// A Token stores the key length in a uint8.
+const _ = uint8(maxKeyLen)
 
 // alphabet is base62 in the order DESIGN.md fixes: 0-9, A-Z, a-z.
 const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -101,7 +105,8 @@ func (f Format) Generate(rand io.Reader, t Type, env Environment) (Token, error)
 		return Token{}, err
 	}
 	buf = appendChecksum(buf, crc32String(string(buf)))
-	return Token{key: string(buf), body: uint8(bodyAt), svc: uint8(len(f.Service)), typ: t, env: env}, nil
+	p := parsed{key: string(buf), body: uint8(bodyAt), svc: uint8(len(f.Service)), typ: t, env: env}
+	return p.token(), nil
 }
 
 type cryptoRand struct{}
@@ -189,41 +194,58 @@ var digits = func() (d [256]int8) {
 // ErrMalformed and ErrInvalidKey) whose message contains no part of s.
 // On success Parse does not allocate; the Token refers to s.
 func (f Format) Parse(s string) (Token, error) {
-	tok, err := f.parseShape(s)
-	if err != nil {
+	var p parsed
+	if err := f.parseShape(s, &p); err != nil {
 		return Token{}, err
 	}
 	if !checksumOK(s) {
 		return Token{}, errChecksum
 	}
-	return tok, nil
+	return p.token(), nil
 }
 
 // parseShape is Parse without the checksum test. The Verifier uses it to
 // defer that test: a key whose SHA-256 matches a stored genuine key's has a
 // valid checksum, so the test is only needed before a store look-up and to
 // classify a mismatch.
-func (f Format) parseShape(s string) (Token, error) {
-	p, err := parseShape(s)
-	if err != nil {
-		return Token{}, err
+func (f Format) parseShape(s string, p *parsed) error {
+	if err := parseShapeTo(s, p); err != nil {
+		return err
 	}
 	if s[:p.svc] != f.Service {
-		return Token{}, errService
+		return errService
 	}
 	if p.env == Live && p.explicitEnv == f.OmitLiveLabel {
-		return Token{}, errEnv
+		return errEnv
 	}
-	return p.Token, nil
+	return nil
 }
 
 // Parse parses s as a key of the zero Format (no service tag, explicit
 // live label). See Format.Parse.
 func Parse(s string) (Token, error) { return Format{}.Parse(s) }
 
+// parsed is a key string and where its parts are. It is internal, and
+// holds the plaintext as a plain string; callers get a Token (see p.token).
 type parsed struct {
-	Token
+	key         string
+	body        uint8 // offset of the body (id) in key
+	svc         uint8 // length of the service tag, 0 if none
+	typ         Type
+	env         Environment
 	explicitEnv bool
+}
+
+// id returns the key's id.
+func (p *parsed) id() string { return p.key[p.body : int(p.body)+IDLen] }
+
+// token returns the Token for p.key, which must not be empty. It refers to
+// the bytes of p.key without copying them.
+func (p *parsed) token() Token {
+	return Token{
+		p: unsafe.Pointer(unsafe.StringData(p.key)), n: uint8(len(p.key)),
+		body: p.body, svc: p.svc, typ: p.typ, env: p.env,
+	}
 }
 
 // parseParts checks the structure, labels, alphabet and checksum of s,
@@ -250,15 +272,23 @@ func checksumOK(s string) bool {
 // parseShape checks the structure, labels and alphabet of s, accepting any
 // valid service tag and an optional live label.
 func parseShape(s string) (parsed, error) {
+	var p parsed
+	err := parseShapeTo(s, &p)
+	return p, err
+}
+
+// parseShapeTo is parseShape writing to *p, which it may leave partly
+// filled on error.
+func parseShapeTo(s string, p *parsed) error {
+	*p = parsed{}
 	n := len(s)
 	// Shortest: "sk_" body. The body must be exactly BodyLen characters after
 	// the last '_' of the prefix.
 	if n < 3+BodyLen || n > maxKeyLen || s[n-BodyLen-1] != '_' {
-		return parsed{}, errLength
+		return errLength
 	}
 	bodyAt := n - BodyLen
 	prefix := s[:bodyAt-1] // without the trailing '_'
-	var p parsed
 	p.key = s
 	p.body = uint8(bodyAt)
 
@@ -273,7 +303,7 @@ func parseShape(s string) (parsed, error) {
 		p.env = Live
 	}
 	if p.explicitEnv && prefix == "" {
-		return parsed{}, errType // "live_" with no type in front
+		return errType // "live_" with no type in front
 	}
 	seg, rest = lastSegment(prefix)
 	switch seg {
@@ -284,23 +314,23 @@ func parseShape(s string) (parsed, error) {
 	default:
 		// "sk_prod_…": a known type followed by an unknown environment label.
 		if t, _ := lastSegment(strings.TrimSuffix(rest, "_")); !p.explicitEnv && (t == "sk" || t == "pk") {
-			return parsed{}, errEnv
+			return errEnv
 		}
-		return parsed{}, errType
+		return errType
 	}
 	if rest != "" {
 		if len(rest) < 2 || rest[len(rest)-1] != '_' || !validService(rest[:len(rest)-1]) {
-			return parsed{}, errService
+			return errService
 		}
 		p.svc = uint8(len(rest) - 1)
 	}
 	body := s[bodyAt:]
 	for i := 0; i < len(body); i++ {
 		if digits[body[i]] < 0 {
-			return parsed{}, errAlphabet
+			return errAlphabet
 		}
 	}
-	return p, nil
+	return nil
 }
 
 // lastSegment splits s at its last '_': "a_b_c" gives "c" and "a_b_"; a

@@ -105,18 +105,34 @@ func (k *Key) Status(now time.Time) Status {
 
 // AllowsAddr reports whether a client at addr may use k: true when
 // AllowedNetworks is empty, otherwise when one of them contains addr.
-// IPv4-mapped IPv6 addresses match IPv4 networks, and zones are ignored.
+// Addresses and networks are compared unmapped (an IPv4-mapped IPv6
+// address matches an IPv4 network, and an IPv4-mapped network such as
+// ::ffff:1.2.3.0/120 matches IPv4 addresses), and zones are ignored.
 func (k *Key) AllowsAddr(addr netip.Addr) bool {
 	if len(k.AllowedNetworks) == 0 {
 		return true
 	}
 	addr = addr.WithZone("").Unmap()
 	for _, p := range k.AllowedNetworks {
+		if p.Addr().Is4In6() {
+			p = canonicalPrefix(p)
+		}
 		if p.Contains(addr) {
 			return true
 		}
 	}
 	return false
+}
+
+// canonicalPrefix returns p masked and, if it is an IPv4-mapped IPv6
+// prefix (::ffff:a.b.c.d/n, which needs n >= 96 once masked), as the IPv4
+// prefix it denotes (a.b.c.d/n-96).
+func canonicalPrefix(p netip.Prefix) netip.Prefix {
+	p = p.Masked()
+	if a := p.Addr(); a.Is4In6() {
+		return netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p
 }
 
 // HasScope reports whether s is one of k's Scopes.

@@ -54,6 +54,13 @@ func TestKeyAllowsAddr(t *testing.T) {
 			t.Errorf("AllowsAddr(%s) = %v, want %v", tc.addr, got, tc.want)
 		}
 	}
+	// Records written by other tools may hold IPv4-mapped networks.
+	mapped := &Key{AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("::ffff:10.0.0.0/104")}}
+	for addr, want := range map[string]bool{"10.1.2.3": true, "::ffff:10.1.2.3": true, "11.0.0.1": false, "2001:db8::1": false} {
+		if got := mapped.AllowsAddr(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("IPv4-mapped network: AllowsAddr(%s) = %v, want %v", addr, got, want)
+		}
+	}
 	if !(&Key{}).AllowsAddr(netip.MustParseAddr("192.0.2.1")) {
 		t.Errorf("a key without networks rejects an address")
 	}

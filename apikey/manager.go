@@ -39,7 +39,7 @@ type CreateParams struct {
 	Scopes          []string
 	Owner           string
 	Tier            string
-	AllowedNetworks []netip.Prefix // stored masked, e.g. 10.1.2.3/8 as 10.0.0.0/8
+	AllowedNetworks []netip.Prefix // stored masked and unmapped (see Create)
 	ExpiresAt       time.Time      // zero means never; otherwise must be in the future
 	Metadata        map[string]string
 	Disabled        bool // create the key disabled (see Manager.Enable)
@@ -134,8 +134,11 @@ func (m *Manager) validate(p *CreateParams, now time.Time) error {
 
 // Create generates a key, stores its record (with only the key's hash) and
 // returns the plaintext Token, which is never available again, with the
-// record. A publishable key is always created ReadOnly. Id collisions are
-// retried a few times.
+// record. A publishable key is always created ReadOnly. AllowedNetworks
+// are stored masked (10.1.2.3/8 as 10.0.0.0/8), and IPv4-mapped IPv6
+// prefixes as the IPv4 prefixes they denote (::ffff:1.2.3.0/120 as
+// 1.2.3.0/24), as client addresses are compared unmapped. Id collisions
+// are retried a few times.
 func (m *Manager) Create(ctx context.Context, p CreateParams) (Token, *Key, error) {
 	now := m.now()
 	if err := m.validate(&p, now); err != nil {
@@ -146,7 +149,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Token, *Key, erro
 	}
 	nets := make([]netip.Prefix, 0, len(p.AllowedNetworks))
 	for _, n := range p.AllowedNetworks {
-		nets = append(nets, n.Masked())
+		nets = append(nets, canonicalPrefix(n))
 	}
 	if len(nets) == 0 {
 		nets = nil
@@ -258,7 +261,9 @@ func (m *Manager) Enable(ctx context.Context, id string) (*Key, error) {
 // disabled; not the expiry) and makes the old one expire after grace (at
 // once if grace <= 0; an earlier existing expiry is kept). It returns the
 // new key's plaintext and record. A revoked key cannot be rolled
-// (ErrRevoked).
+// (ErrRevoked), nor an expired one (ErrExpired): rolling would turn a key
+// that no longer works into a working one. A disabled key can be rolled;
+// the new key is disabled too.
 func (m *Manager) Roll(ctx context.Context, id string, grace time.Duration) (Token, *Key, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -267,10 +272,10 @@ func (m *Manager) Roll(ctx context.Context, id string, grace time.Duration) (Tok
 	if err != nil {
 		return Token{}, nil, err
 	}
-	if !old.RevokedAt.IsZero() {
-		return Token{}, nil, ErrRevoked
-	}
 	now := m.now()
+	if st := old.Status(now); st == StatusRevoked || st == StatusExpired {
+		return Token{}, nil, st.Err()
+	}
 	tok, nk, err := m.Create(ctx, CreateParams{
 		Name:            old.Name,
 		Type:            old.Type,

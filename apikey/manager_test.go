@@ -5,8 +5,10 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -245,8 +247,8 @@ func TestManagerConcurrent(t *testing.T) {
 				default:
 					if r.IntN(10) == 0 {
 						nt, _, err := m.Roll(t.Context(), tok.ID(), 0)
-						if errors.Is(err, ErrRevoked) {
-							continue
+						if errors.Is(err, ErrRevoked) || errors.Is(err, ErrExpired) {
+							continue // revoked, or rolled already
 						}
 						if err != nil {
 							t.Errorf("Roll(%v) = %v", tok, err)
@@ -290,6 +292,145 @@ func TestManagerHMACAndMigration(t *testing.T) {
 	for _, tok := range []Token{shaKey, hKey} {
 		if _, err := m.Verify(t.Context(), tok.Reveal()); err != nil {
 			t.Errorf("Verify(%v) = %v", tok, err)
+		}
+	}
+}
+
+// Revoke, Disable and Roll through the Manager take effect for every Verify
+// that starts after they return, under concurrent load (a look-up in flight
+// re-populating the cache with a stale record would break this).
+func TestManagerChangesTakeEffectUnderLoad(t *testing.T) {
+	for name, op := range map[string]func(m *Manager, id string) error{
+		"revoke":  func(m *Manager, id string) error { _, err := m.Revoke(context.Background(), id); return err },
+		"disable": func(m *Manager, id string) error { _, err := m.Disable(context.Background(), id); return err },
+		"roll":    func(m *Manager, id string) error { _, _, err := m.Roll(context.Background(), id, 0); return err },
+	} {
+		t.Run(name, func(t *testing.T) {
+			m, _ := newTestManager(t, new(MemoryStore), ManagerConfig{
+				Verifier: VerifierConfig{LastUsedInterval: -1, CacheTTL: time.Hour},
+				Rand:     &lockedReader{r: seeded(9)},
+			})
+			for range 12 {
+				tok, rec, err := m.Create(t.Context(), CreateParams{Type: SecretKey, Environment: Live})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var done atomic.Bool
+				var calls, bad atomic.Int64
+				var wg sync.WaitGroup
+				stop := make(chan struct{})
+				for range 4 {
+					wg.Go(func() {
+						for {
+							select {
+							case <-stop:
+								return
+							default:
+							}
+							after := done.Load()
+							_, err := m.Verify(context.Background(), tok.Reveal())
+							calls.Add(1)
+							if after && err == nil {
+								bad.Add(1)
+							}
+						}
+					})
+				}
+				// Let the workers run before and after the change.
+				waitCalls := func(n int64) {
+					target := calls.Load() + n
+					for calls.Load() < target {
+						runtime.Gosched()
+					}
+				}
+				waitCalls(20)
+				if err := op(m, rec.ID); err != nil {
+					t.Fatal(err)
+				}
+				done.Store(true)
+				waitCalls(100)
+				close(stop)
+				wg.Wait()
+				if b := bad.Load(); b > 0 {
+					t.Fatalf("%d verifications started after %s returned still accepted the key", b, name)
+				}
+			}
+		})
+	}
+}
+
+// Rolling makes a new, working key: it must not revive a key that no longer
+// works.
+func TestManagerRollState(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		edit    func(m *Manager, clk *fakeClock, id string)
+		want    error
+		wantOff bool // the new key is disabled
+	}{
+		{"active", func(*Manager, *fakeClock, string) {}, nil, false},
+		{"expiring later", func(m *Manager, clk *fakeClock, id string) { clk.Advance(59 * time.Minute) }, nil, false},
+		{"expired", func(m *Manager, clk *fakeClock, id string) { clk.Advance(time.Hour) }, ErrExpired, false},
+		{"revoked", func(m *Manager, clk *fakeClock, id string) { m.Revoke(t.Context(), id) }, ErrRevoked, false},
+		{"revoked and expired", func(m *Manager, clk *fakeClock, id string) {
+			m.Revoke(t.Context(), id)
+			clk.Advance(time.Hour)
+		}, ErrRevoked, false},
+		{"disabled", func(m *Manager, clk *fakeClock, id string) { m.Disable(t.Context(), id) }, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := new(MemoryStore)
+			m, clk := newTestManager(t, mem, ManagerConfig{})
+			_, rec, err := m.Create(t.Context(), CreateParams{Type: SecretKey, Environment: Live, ExpiresAt: clk.Now().Add(time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.edit(m, clk, rec.ID)
+			tok, nk, err := m.Roll(t.Context(), rec.ID, 0)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Roll = %v, want %v", err, tc.want)
+			}
+			keys, _ := mem.ListKeys(t.Context(), ListFilter{})
+			if tc.want != nil {
+				if len(keys) != 1 || !tok.IsZero() || nk != nil {
+					t.Errorf("refused Roll created a key (%d keys stored)", len(keys))
+				}
+				return
+			}
+			if len(keys) != 2 || nk.Disabled != tc.wantOff || !nk.ExpiresAt.IsZero() {
+				t.Errorf("Roll made %d keys; new key disabled=%v expires=%v", len(keys), nk.Disabled, nk.ExpiresAt)
+			}
+		})
+	}
+}
+
+// IPv4-mapped IPv6 networks are stored as IPv4 networks, which is how
+// client addresses are compared; otherwise such a key could never be used.
+func TestManagerCreateNetworks(t *testing.T) {
+	m, _ := newTestManager(t, new(MemoryStore), ManagerConfig{})
+	for _, tc := range []struct {
+		in, want string
+		client   string // an address the key must accept
+	}{
+		{"10.1.2.3/8", "10.0.0.0/8", "10.9.9.9"},
+		{"::ffff:1.2.3.0/120", "1.2.3.0/24", "1.2.3.4"},
+		{"::ffff:1.2.3.77/120", "1.2.3.0/24", "::ffff:1.2.3.4"},
+		{"::ffff:1.2.3.4/128", "1.2.3.4/32", "1.2.3.4"},
+		{"::ffff:0.0.0.0/96", "0.0.0.0/0", "192.0.2.1"},
+		{"2001:db8::1/32", "2001:db8::/32", "2001:db8::9"},
+		{"::/0", "::/0", "2001:db8::9"},
+	} {
+		_, rec, err := m.Create(t.Context(), CreateParams{
+			Type: SecretKey, Environment: Live, AllowedNetworks: []netip.Prefix{netip.MustParsePrefix(tc.in)},
+		})
+		if err != nil {
+			t.Fatalf("Create with %s: %v", tc.in, err)
+		}
+		if got := rec.AllowedNetworks[0].String(); got != tc.want {
+			t.Errorf("network %s stored as %s, want %s", tc.in, got, tc.want)
+		}
+		if !rec.AllowsAddr(netip.MustParseAddr(tc.client)) {
+			t.Errorf("key for %s rejects %s", tc.in, tc.client)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"unsafe"
 )
 
 // Token is a complete plaintext key, as returned once by Generate or
@@ -17,19 +18,31 @@ import (
 // (service, type, environment and id, such as "sk_live_4XkT2mZpQa9B…"),
 // never a secret character. Reveal is the only way to get the full key.
 // The zero Token is empty and reveals "".
+//
+// The plaintext is not held in a string field: a Token refers to the key's
+// bytes through an unsafe.Pointer, so that printers that reflect into
+// values instead of calling methods (fmt on a Token inside an unexported
+// struct field, slog's text handler on such a struct, go-spew, …) print an
+// address, never key characters. As a consequence == and
+// reflect.DeepEqual compare identity (the same key in memory), not
+// content: use Equal to compare two Tokens.
 type Token struct {
-	key  string
-	body uint8 // offset of the body (id) in key
-	svc  uint8 // length of the service tag, 0 if none
+	p    unsafe.Pointer // first byte of the key; nil for the zero Token
+	n    uint8          // length of the key
+	body uint8          // offset of the body (id) in the key
+	svc  uint8          // length of the service tag, 0 if none
 	typ  Type
 	env  Environment
 }
 
+// key returns the plaintext key.
+func (t Token) key() string { return unsafe.String((*byte)(t.p), int(t.n)) }
+
 // IsZero reports whether t is the zero Token.
-func (t Token) IsZero() bool { return t.key == "" }
+func (t Token) IsZero() bool { return t.n == 0 }
 
 // Service returns the service tag, or "" if the key has none.
-func (t Token) Service() string { return t.key[:t.svc] }
+func (t Token) Service() string { return t.key()[:t.svc] }
 
 // Type returns the key type.
 func (t Token) Type() Type { return t.typ }
@@ -40,22 +53,36 @@ func (t Token) Environment() Environment { return t.env }
 // ID returns the key's public identifier (12 characters), the primary key of
 // its record in a Store.
 func (t Token) ID() string {
-	if t.key == "" {
+	if t.n == 0 {
 		return ""
 	}
-	return t.key[t.body : int(t.body)+IDLen]
+	return t.key()[t.body : int(t.body)+IDLen]
 }
 
 // Reveal returns the full plaintext key. Show it to its owner once; never
 // log or store it.
-func (t Token) Reveal() string { return t.key }
+func (t Token) Reveal() string { return t.key() }
+
+// Equal reports whether t and u hold the same key, in time independent of
+// where they differ. (== on Tokens compares identity, not content.)
+func (t Token) Equal(u Token) bool {
+	a, b := t.key(), u.key()
+	if len(a) != len(b) {
+		return false
+	}
+	var d byte
+	for i := range len(a) {
+		d |= a[i] ^ b[i]
+	}
+	return d == 0
+}
 
 // String returns the redacted form of the key, such as "sk_live_4XkT2mZpQa9B…".
 func (t Token) String() string {
-	if t.key == "" {
+	if t.n == 0 {
 		return ""
 	}
-	return t.key[:int(t.body)+IDLen] + "…"
+	return t.key()[:int(t.body)+IDLen] + "…"
 }
 
 // GoString returns a Go-syntax-like form holding only the redacted key.
@@ -109,5 +136,5 @@ func Redact(s string) string {
 	if err != nil {
 		return "[redacted]"
 	}
-	return p.Token.String()
+	return p.key[:int(p.body)+IDLen] + "…"
 }

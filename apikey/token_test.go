@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -82,6 +83,78 @@ func TestRedact(t *testing.T) {
 	} {
 		if got := Redact(tc.in); got != tc.want {
 			t.Errorf("Redact(%s) = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// A Token inside a struct that is printed by reflection (fmt reflects into
+// unexported fields without calling their methods; slog's text handler
+// formats structs with fmt) stays redacted at any depth.
+func TestTokenRedactedInUnexportedField(t *testing.T) {
+	tok, err := Format{}.Generate(seeded(42), SecretKey, Live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := tok.Reveal()
+	secret := full[len(full)-SecretLen-ChecksumLen : len(full)-ChecksumLen]
+	type holder struct {
+		name string
+		tok  Token
+		toks []Token
+		ptr  *Token
+		m    map[string]Token
+		any  any
+	}
+	h := holder{"x", tok, []Token{tok}, &tok, map[string]Token{"k": tok}, tok}
+	outer := struct{ h holder }{h}
+	var logBuf bytes.Buffer
+	slog.New(slog.NewTextHandler(&logBuf, nil)).Info("x", "h", h)
+	outputs := map[string]string{"slog text": logBuf.String()}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q"} {
+		outputs[verb] = fmt.Sprintf(verb, h)
+		outputs["nested "+verb] = fmt.Sprintf(verb, outer)
+		outputs["pointer "+verb] = fmt.Sprintf(verb, &h)
+	}
+	hexSecret := fmt.Sprintf("%x", secret[:8])
+	for name, out := range outputs {
+		for i := 0; i+8 <= len(secret); i++ {
+			if strings.Contains(out, secret[i:i+8]) {
+				t.Errorf("%s of a struct holding a Token prints secret characters", name)
+				break
+			}
+		}
+		if strings.Contains(out, hexSecret) {
+			t.Errorf("%s of a struct holding a Token prints the secret in hex", name)
+		}
+	}
+}
+
+// Equal compares content; == and reflect.DeepEqual compare identity.
+func TestTokenEqual(t *testing.T) {
+	a, _ := Format{}.Generate(seeded(1), SecretKey, Live)
+	b, _ := Format{}.Generate(seeded(2), SecretKey, Live)
+	copyA, err := Parse(string([]byte(a.Reveal()))) // same key, other memory
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := Parse(wrongSecret(a, 0)) // same id and labels, other secret
+	for _, tc := range []struct {
+		name string
+		x, y Token
+		want bool
+	}{
+		{"same", a, a, true},
+		{"copy", a, copyA, true},
+		{"other key", a, b, false},
+		{"same id, other secret", a, forged, false},
+		{"zero", Token{}, Token{}, true},
+		{"zero and key", Token{}, a, false},
+	} {
+		if got := tc.x.Equal(tc.y); got != tc.want {
+			t.Errorf("%s: Equal = %v, want %v", tc.name, got, tc.want)
+		}
+		if tc.want == false && (tc.x == tc.y || reflect.DeepEqual(tc.x, tc.y)) {
+			t.Errorf("%s: == or DeepEqual report different keys as equal", tc.name)
 		}
 	}
 }

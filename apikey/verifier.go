@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,8 +45,32 @@ type VerifierConfig struct {
 
 	// LookupTimeout bounds each store look-up, whatever the callers'
 	// contexts say (callers still stop waiting at their own deadline).
-	// 0 means 5s; a negative value sets no bound of its own.
+	// It also bounds how long a Verify waits for its turn at a slow hash
+	// (see MaxConcurrentSlowHashes). 0 means 5s; a negative value sets no
+	// bound of its own.
 	LookupTimeout time.Duration
+
+	// MaxConcurrentLookups bounds the store look-ups in flight at once
+	// (concurrent callers presenting one id share one look-up, so this
+	// counts distinct ids). A Verify that needs a new look-up beyond it
+	// fails at once with an error wrapping ErrUnavailable, so that a hanging
+	// store or a flood of made-up ids cannot pile up goroutines and store
+	// queries. 0 means 1024; a negative value sets no bound (unwise with a
+	// negative LookupTimeout).
+	MaxConcurrentLookups int
+
+	// MaxConcurrentSlowHashes bounds the slow-hash verifications (any
+	// stored hash but SHA-256: Argon2id costs tens of milliseconds and 19
+	// MiB each with its defaults) running at once in this Verifier. A slow
+	// hash is needed only until a key has been verified once per cache
+	// lifetime, and for wrong secrets presented before that; checks of one
+	// key are also run one at a time, and a recently rejected secret is not
+	// hashed again. A Verify that needs a slow hash waits for a slot until
+	// its ctx is done or LookupTimeout passes, then fails with an error
+	// wrapping ErrUnavailable. 0 means runtime.GOMAXPROCS(0) (the hash is
+	// CPU-bound: more at once adds memory, not throughput); a negative
+	// value sets no bound.
+	MaxConcurrentSlowHashes int
 
 	// LastUsedInterval is how often last-use times are written to the store
 	// (if it implements TouchKeys, as every ManagedStore does): at most one
@@ -80,15 +105,23 @@ type Verifier struct {
 	ttl, negTTL   time.Duration
 	negSize       int
 	lookupTimeout time.Duration
+	maxLookups    int           // <= 0: no bound
+	slowSem       chan struct{} // slots for slow hashes; nil: no bound
 	interval      time.Duration
 	now           func() time.Time
 	log           *slog.Logger
 	touch         toucher
 
-	mu    sync.RWMutex
-	cache map[string]*entry
-	neg   map[string]time.Time // unknown id → until when
-	calls map[string]*call     // look-ups in flight
+	mu       sync.RWMutex
+	cache    map[string]*entry
+	neg      map[string]negEntry // unknown ids
+	negRing  []string            // ids in the order added to neg (FIFO), at most negSize
+	negHead  int                 // oldest slot of negRing once it is full
+	calls    map[string]*call    // look-ups in flight, by id
+	inflight int                 // look-up goroutines running (fenced ones included)
+
+	mismatchLogged atomic.Int64 // UnixNano of the last "wrong record" log
+	slowWaiting    atomic.Int32 // callers waiting for a slowSem slot; for tests
 
 	pendMu  sync.Mutex
 	pending map[string]time.Time // last-use times not yet written
@@ -111,6 +144,25 @@ type entry struct {
 	// hasher, so the slow hash is paid once per cache lifetime.
 	fast      atomic.Pointer[[32]byte]
 	lastTouch atomic.Int64 // UnixNano of the last recorded use
+	// slow is set for an entry whose hash needs its Hasher (no SHA-256
+	// digest up front); it is used until fast is set.
+	slow *slowState
+}
+
+// slowState serialises slow-hash checks of one entry, so that concurrent
+// requests presenting a key on a cold entry run the slow hash once (the
+// others then find fast set), and remembers recently rejected keys.
+type slowState struct {
+	turn    chan struct{} // capacity 1: held while checking a key
+	waiting atomic.Int32  // callers waiting for turn; for tests
+	failed  *[4][32]byte  // SHA-256 of recently rejected keys; guarded by turn
+	nfail   int           // keys rejected so far; guarded by turn
+}
+
+// negEntry is an unknown id in the negative cache.
+type negEntry struct {
+	until time.Time // remembered until then
+	slot  int       // its slot in Verifier.negRing
 }
 
 // call is one store look-up in flight, shared by everyone waiting for it.
@@ -143,7 +195,8 @@ func NewVerifier(store Store, cfg VerifierConfig) (*Verifier, error) {
 		now:           cfg.Now,
 		log:           cfg.Logger,
 		cache:         make(map[string]*entry),
-		neg:           make(map[string]time.Time),
+		maxLookups:    cfg.MaxConcurrentLookups,
+		neg:           make(map[string]negEntry),
 		calls:         make(map[string]*call),
 		pending:       make(map[string]time.Time),
 		stop:          make(chan struct{}),
@@ -165,6 +218,15 @@ func NewVerifier(store Store, cfg VerifierConfig) (*Verifier, error) {
 	}
 	if v.negSize == 0 {
 		v.negSize = 10000
+	}
+	if v.maxLookups == 0 {
+		v.maxLookups = 1024
+	}
+	switch n := cfg.MaxConcurrentSlowHashes; {
+	case n == 0:
+		v.slowSem = make(chan struct{}, runtime.GOMAXPROCS(0))
+	case n > 0:
+		v.slowSem = make(chan struct{}, n)
 	}
 	if v.negTTL < 0 {
 		v.negSize = -1
@@ -201,19 +263,20 @@ func durationOr(d, def time.Duration) time.Duration {
 //     without any store access;
 //   - unknown id or wrong secret: ErrInvalidKey, indistinguishable;
 //   - ErrRevoked, ErrExpired, ErrDisabled: only once the secret matched;
-//   - store failure, store timeout, or ctx done while waiting: an error
-//     wrapping ErrUnavailable (never ErrInvalidKey).
+//   - store failure, store timeout, ctx done while waiting, or too much
+//     work in flight (MaxConcurrentLookups, MaxConcurrentSlowHashes): an
+//     error wrapping ErrUnavailable (never ErrInvalidKey).
 //
 // Verify does not allocate when the record is cached and its hash is SHA-256.
 func (v *Verifier) Verify(ctx context.Context, presented string) (*Key, error) {
 	// The checksum is tested only where it matters (see parseShape):
 	// before a store look-up, and to classify a mismatch.
-	tok, err := v.format.parseShape(presented)
-	if err != nil {
+	var p parsed
+	if err := v.format.parseShape(presented, &p); err != nil {
 		return nil, err
 	}
 	now := v.now()
-	id := tok.ID()
+	id := p.id()
 	v.mu.RLock()
 	e := v.cache[id]
 	v.mu.RUnlock()
@@ -221,12 +284,19 @@ func (v *Verifier) Verify(ctx context.Context, presented string) (*Key, error) {
 		if !checksumOK(presented) {
 			return nil, errChecksum
 		}
+		var err error
 		if e, err = v.lookup(ctx, id, presented, now); e == nil {
 			return nil, err
 		}
 	}
-	return v.check(e, tok, now)
+	return v.check(ctx, e, &p, now)
 }
+
+// Errors for work refused because too much is in flight.
+var (
+	errTooManyLookups = fmt.Errorf("%w: too many store look-ups in flight", ErrUnavailable)
+	errSlowHashBusy   = fmt.Errorf("%w: timed out waiting to verify a slow hash", ErrUnavailable)
+)
 
 // unknownDigest is compared against for unknown ids, so that they cost
 // about the same as a wrong secret.
@@ -240,8 +310,8 @@ func (v *Verifier) lookup(ctx context.Context, id, presented string, now time.Ti
 		v.mu.Unlock()
 		return e, nil
 	}
-	if until, ok := v.neg[id]; ok {
-		if now.Before(until) {
+	if ne, ok := v.neg[id]; ok {
+		if now.Before(ne.until) {
 			v.mu.Unlock()
 			v.burn(presented)
 			return nil, ErrInvalidKey
@@ -250,6 +320,11 @@ func (v *Verifier) lookup(ctx context.Context, id, presented string, now time.Ti
 	}
 	c := v.calls[id]
 	if c == nil {
+		if v.maxLookups > 0 && v.inflight >= v.maxLookups {
+			v.mu.Unlock()
+			return nil, errTooManyLookups
+		}
+		v.inflight++
 		c = &call{done: make(chan struct{})}
 		id = strings.Clone(id) // never retain the presented key
 		v.calls[id] = c
@@ -291,8 +366,14 @@ func (v *Verifier) run(ctx context.Context, id string, c *call) {
 	switch {
 	case err == nil && k != nil && k.ID == id:
 		e = v.newEntry(k, now)
+	case err == nil && k != nil:
+		// Typically a case-insensitive collation returning "abc" for "ABC".
+		// That record is not the presented key's: id is unknown.
+		v.logRarely(&v.mismatchLogged, now, "apikey: store returned a record with another id; treating the id as unknown (case-insensitive look-up?)",
+			"requested", id, "returned", k.ID)
+		err = ErrNotFound
 	case err == nil:
-		err = fmt.Errorf("%w: store returned no record or the wrong one for id %q", ErrUnavailable, id)
+		err = fmt.Errorf("%w: store returned no record and no error for id %q", ErrUnavailable, id)
 	case errors.Is(err, ErrNotFound):
 		err = ErrNotFound
 	case !errors.Is(err, ErrUnavailable):
@@ -300,6 +381,7 @@ func (v *Verifier) run(ctx context.Context, id string, c *call) {
 	}
 
 	v.mu.Lock()
+	v.inflight--
 	if v.calls[id] == c {
 		delete(v.calls, id)
 		if e != nil && v.ttl > 0 {
@@ -322,22 +404,34 @@ func (v *Verifier) safeLookup(ctx context.Context, id string) (k *Key, err error
 	return v.store.LookupKey(ctx, id)
 }
 
-// addNegative remembers an unknown id; v.mu must be held.
+// addNegative remembers an unknown id, forgetting the oldest one added if
+// negSize ids have been added; v.mu must be held. It takes constant time:
+// negRing lists ids in the order added (all live equally long, so the
+// oldest expires first). An id removed from neg meanwhile (Invalidate,
+// expiry) leaves a stale slot, which is skipped when its turn comes.
 func (v *Verifier) addNegative(id string, now time.Time) {
-	if len(v.neg) >= v.negSize {
-		for k, until := range v.neg { // drop expired ids first
-			if !now.Before(until) {
-				delete(v.neg, k)
-			}
+	slot := len(v.negRing)
+	if slot < v.negSize {
+		v.negRing = append(v.negRing, id)
+	} else {
+		slot = v.negHead
+		v.negHead = (slot + 1) % v.negSize
+		if old := v.negRing[slot]; v.neg[old].slot == slot {
+			delete(v.neg, old)
 		}
-		for k := range v.neg { // then random ones
-			if len(v.neg) < v.negSize {
-				break
-			}
-			delete(v.neg, k)
-		}
+		v.negRing[slot] = id
 	}
-	v.neg[id] = now.Add(v.negTTL)
+	v.neg[id] = negEntry{until: now.Add(v.negTTL), slot: slot}
+}
+
+// logRarely logs msg at warning level unless it was logged, as recorded in
+// last, less than a minute ago: for events a client can trigger at will.
+func (v *Verifier) logRarely(last *atomic.Int64, now time.Time, msg string, args ...any) {
+	n, l := now.UnixNano(), last.Load()
+	if l != 0 && n-l < int64(time.Minute) || !last.CompareAndSwap(l, n) {
+		return
+	}
+	v.log.Warn(msg, args...)
 }
 
 func (v *Verifier) newEntry(k *Key, now time.Time) *entry {
@@ -348,6 +442,9 @@ func (v *Verifier) newEntry(k *Key, now time.Time) *entry {
 			e.fast.Store(&d)
 		}
 	}
+	if e.fast.Load() == nil && e.hasher != nil {
+		e.slow = &slowState{turn: make(chan struct{}, 1)}
+	}
 	if !k.LastUsedAt.IsZero() {
 		e.lastTouch.Store(k.LastUsedAt.UnixNano())
 	}
@@ -355,22 +452,24 @@ func (v *Verifier) newEntry(k *Key, now time.Time) *entry {
 }
 
 // check compares the presented key with the entry and then the record's state.
-func (v *Verifier) check(e *entry, tok Token, now time.Time) (*Key, error) {
-	presented := tok.key
+func (v *Verifier) check(ctx context.Context, e *entry, p *parsed, now time.Time) (*Key, error) {
+	presented := p.key
 	var ok bool
 	if fast := e.fast.Load(); fast != nil {
 		sum := sumKey(presented)
 		ok = subtle.ConstantTimeCompare(sum[:], fast[:]) == 1
-	} else if e.hasher != nil {
+	} else if e.slow != nil {
+		if !checksumOK(presented) { // never genuine: not worth a slow hash
+			return nil, errChecksum
+		}
 		var err error
-		ok, err = e.hasher.Verify(presented, e.key.Hash)
+		ok, err = v.slowCheck(ctx, e, presented)
+		if errors.Is(err, ErrUnavailable) {
+			return nil, err
+		}
 		if err != nil {
 			v.log.Error("apikey: cannot check stored hash", "id", e.key.ID, "err", err)
 			return nil, ErrInvalidKey
-		}
-		if ok {
-			sum := sumKey(presented)
-			e.fast.Store(&sum)
 		}
 	} else {
 		v.burn(presented)
@@ -385,7 +484,7 @@ func (v *Verifier) check(e *entry, tok Token, now time.Time) (*Key, error) {
 		return nil, ErrInvalidKey
 	}
 	k := e.key
-	if k.Type != tok.typ || k.Environment != tok.env {
+	if k.Type != p.typ || k.Environment != p.env {
 		v.log.Error("apikey: record type or environment disagrees with its key", "id", k.ID)
 		return nil, ErrInvalidKey
 	}
@@ -394,6 +493,92 @@ func (v *Verifier) check(e *entry, tok Token, now time.Time) (*Key, error) {
 	}
 	v.used(e, now)
 	return k, nil
+}
+
+// slowCheck checks presented against e's stored hash with e's Hasher. It
+// takes e's turn (one check per entry at a time) and then, unless the
+// check is no longer needed (fast set by the previous holder, or presented
+// rejected recently), a slot of slowSem. Waiting for either ends with an
+// error wrapping ErrUnavailable when ctx is done or after lookupTimeout.
+func (v *Verifier) slowCheck(ctx context.Context, e *entry, presented string) (bool, error) {
+	sum := sumKey(presented)
+	var w waiter
+	defer w.stop()
+	s := e.slow
+	if err := w.acquire(ctx, s.turn, &s.waiting, v.lookupTimeout); err != nil {
+		return false, err
+	}
+	defer func() { <-s.turn }()
+	if fast := e.fast.Load(); fast != nil {
+		return subtle.ConstantTimeCompare(sum[:], fast[:]) == 1, nil
+	}
+	if s.failed != nil {
+		seen := 0
+		for i := range min(s.nfail, len(s.failed)) {
+			seen |= subtle.ConstantTimeCompare(sum[:], s.failed[i][:])
+		}
+		if seen == 1 {
+			return false, nil
+		}
+	}
+	if v.slowSem != nil {
+		if err := w.acquire(ctx, v.slowSem, &v.slowWaiting, v.lookupTimeout); err != nil {
+			return false, err
+		}
+		defer func() { <-v.slowSem }()
+	}
+	ok, err := e.hasher.Verify(presented, e.key.Hash)
+	switch {
+	case err != nil:
+	case ok:
+		e.fast.Store(&sum)
+	default:
+		if s.failed == nil {
+			s.failed = new([4][32]byte)
+		}
+		s.failed[s.nfail%len(s.failed)] = sum
+		s.nfail++
+	}
+	return ok, err
+}
+
+// waiter acquires semaphores (buffered channels) for one caller: at once if
+// one is free, otherwise until ctx is done or, across all its waits, a
+// timeout has passed.
+type waiter struct {
+	timer *time.Timer
+}
+
+// acquire takes a slot of sem, counting itself in waiting while it waits.
+func (w *waiter) acquire(ctx context.Context, sem chan struct{}, waiting *atomic.Int32, timeout time.Duration) error {
+	select {
+	case sem <- struct{}{}:
+		return nil
+	default:
+	}
+	if w.timer == nil && timeout > 0 {
+		w.timer = time.NewTimer(timeout)
+	}
+	var expired <-chan time.Time
+	if w.timer != nil {
+		expired = w.timer.C
+	}
+	waiting.Add(1)
+	defer waiting.Add(-1)
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+	case <-expired:
+		return errSlowHashBusy
+	}
+}
+
+func (w *waiter) stop() {
+	if w.timer != nil {
+		w.timer.Stop()
+	}
 }
 
 // used notes that e's key was used at now, at most once per interval.
@@ -482,7 +667,7 @@ func (v *Verifier) loop(tick time.Duration) {
 func (v *Verifier) sweep(now time.Time) {
 	v.mu.Lock()
 	maps.DeleteFunc(v.cache, func(_ string, e *entry) bool { return !now.Before(e.expires) })
-	maps.DeleteFunc(v.neg, func(_ string, until time.Time) bool { return !now.Before(until) })
+	maps.DeleteFunc(v.neg, func(_ string, ne negEntry) bool { return !now.Before(ne.until) })
 	v.mu.Unlock()
 }
 

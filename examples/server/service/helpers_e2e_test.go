@@ -223,10 +223,6 @@ func (r response) String() string {
 
 // Request modifiers.
 
-func bearer(key string) func(*http.Request) {
-	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+key) }
-}
-
 func header(k, v string) func(*http.Request) {
 	return func(r *http.Request) { r.Header.Add(k, v) }
 }
