@@ -21,6 +21,7 @@
 //	-error-format       json (default) or simple ({"error": "message"})
 //	-cors-origins       comma-separated allowed origins (default *)
 //	-log-format         text (default) or json
+//	-key-cache-ttl      how long a key record is cached (default 30s)
 package main
 
 import (

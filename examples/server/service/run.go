@@ -41,6 +41,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	errorFormat := fs.String("error-format", "json", `error body format: "json" or "simple"`)
 	corsOrigins := fs.String("cors-origins", "*", "comma-separated origins allowed to call the API from browsers")
 	logFormat := fs.String("log-format", "text", `log format: "text" or "json"`)
+	keyCacheTTL := fs.Duration("key-cache-ttl", 30*time.Second, "how long a key record is cached; revocations made by other replicas take effect within it")
 	var complete func(*Config) (func(), error)
 	if hook != nil {
 		complete = hook(fs)
@@ -61,7 +62,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	default:
 		return fmt.Errorf("-log-format: %q is not text or json", *logFormat)
 	}
-	cfg := Config{AdminKey: getenv("GATEKEY_ADMIN_KEY"), RequireTLS: *requireTLS, Logger: logger}
+	if *keyCacheTTL <= 0 {
+		return errors.New("-key-cache-ttl must be positive")
+	}
+	cfg := Config{AdminKey: getenv("GATEKEY_ADMIN_KEY"), RequireTLS: *requireTLS, Logger: logger, KeyCacheTTL: *keyCacheTTL}
 	var err error
 	if cfg.Rate, err = ratelimit.ParsePolicy(*rate); err != nil {
 		return fmt.Errorf("-rate: %w", err)

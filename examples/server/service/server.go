@@ -29,6 +29,11 @@ type Config struct {
 	CORSOrigins     []string
 	AdminKey        string // GATEKEY_ADMIN_KEY; empty: generate an sk_test_ key
 
+	// KeyCacheTTL is how long a replica reuses a key record it has read:
+	// a revocation made on another replica takes effect here within it.
+	// 0 means apikey's default (30s).
+	KeyCacheTTL time.Duration
+
 	// Keys and Limits are where a real deployment plugs in shared stores:
 	// a SQL apikey.ManagedStore and a Redis ratelimit.Store (see the
 	// apikey/sqlstore and ratelimit/redisstore modules). Nil means
@@ -69,7 +74,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Limits = ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: cfg.Now})
 	}
 	mgr, err := apikey.NewManager(cfg.Keys, apikey.ManagerConfig{
-		Verifier: apikey.VerifierConfig{Now: cfg.Now, Logger: cfg.Logger},
+		Verifier: apikey.VerifierConfig{Now: cfg.Now, Logger: cfg.Logger, CacheTTL: cfg.KeyCacheTTL},
 	})
 	if err != nil {
 		return nil, err

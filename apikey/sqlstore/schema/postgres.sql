@@ -1,0 +1,37 @@
+-- gatekey API key store, PostgreSQL schema (version 1).
+-- Applied by sqlstore.ApplySchema; safe to run again (IF NOT EXISTS).
+--
+-- Times are timestamptz (microsecond resolution, stored in UTC).
+-- Unset optional times are NULL. scopes, allowed_networks and metadata are
+-- JSON (an array of strings, an array of CIDR strings, an object of strings).
+-- id uses the "C" collation so that ORDER BY id is byte order, the order
+-- apikey.MemoryStore uses, whatever the database's locale.
+
+CREATE TABLE IF NOT EXISTS gatekey_api_keys (
+    id               text COLLATE "C" PRIMARY KEY,
+    name             text        NOT NULL DEFAULT '',
+    type             text        NOT NULL CHECK (type IN ('secret', 'publishable')),
+    environment      text        NOT NULL CHECK (environment IN ('live', 'test')),
+    permission       text        NOT NULL CHECK (permission IN ('read_only', 'read_write')),
+    scopes           jsonb       NOT NULL DEFAULT '[]',
+    owner            text        NOT NULL DEFAULT '',
+    tier             text        NOT NULL DEFAULT '',
+    allowed_networks jsonb       NOT NULL DEFAULT '[]',
+    disabled         boolean     NOT NULL DEFAULT false,
+    created_at       timestamptz NOT NULL,
+    expires_at       timestamptz,
+    revoked_at       timestamptz,
+    last_used_at     timestamptz,
+    metadata         jsonb       NOT NULL DEFAULT '{}',
+    hash             text        NOT NULL
+);
+
+-- LookupKey, UpdateKey and TouchKeys use the primary key.
+-- ListKeys: every filter combination reads an index in (created_at, id) order.
+CREATE INDEX IF NOT EXISTS gatekey_api_keys_created_idx
+    ON gatekey_api_keys (created_at, id);
+-- Owner, and owner with environment (filtered on the way, order kept).
+CREATE INDEX IF NOT EXISTS gatekey_api_keys_owner_created_idx
+    ON gatekey_api_keys (owner, created_at, id);
+CREATE INDEX IF NOT EXISTS gatekey_api_keys_environment_created_idx
+    ON gatekey_api_keys (environment, created_at, id);
