@@ -9,39 +9,17 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatekey/gatekey/apikey"
+	"github.com/gatekey/gatekey/apikey/apikeytest"
 	apierrors "github.com/gatekey/gatekey/errors"
 )
 
-// fakeClock is a settable clock for expiry.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // fixture is a Manager with one key of each interesting kind.
 type fixture struct {
-	clock *fakeClock
+	clock *apikeytest.Clock
 	mgr   *apikey.Manager
 	keys  map[string]string      // name → plaintext
 	recs  map[string]*apikey.Key // name → record
@@ -49,7 +27,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{clock: newFakeClock(), keys: map[string]string{}, recs: map[string]*apikey.Key{}}
+	f := &fixture{clock: apikeytest.NewClock(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)), keys: map[string]string{}, recs: map[string]*apikey.Key{}}
 	mgr, err := apikey.NewManager(&apikey.MemoryStore{}, apikey.ManagerConfig{
 		Verifier: apikey.VerifierConfig{Now: f.clock.Now, LastUsedInterval: -1},
 	})
