@@ -102,17 +102,21 @@ type Authenticator struct {
 }
 
 // authenticator is the immutable form of an Authenticator, with defaults
-// filled in and the rejections prepared once.
+// filled in. Handler also prepares its rejections once (prepared); the
+// Authenticate method, which builds an authenticator per call, builds a
+// rejection only when a request fails.
 type authenticator struct {
 	Authenticator
+	prepared                                     bool
 	missing, invalid, expired, revoked, disabled *apierrors.Error
 }
 
-func (a *Authenticator) compile() *authenticator {
-	if a.Verifier == nil {
+// settings fills in c's defaults and panics on a misconfiguration. It does
+// not allocate for the default header name.
+func (c *authenticator) settings() {
+	if c.Verifier == nil {
 		panic("middleware: Authenticator.Verifier is nil")
 	}
-	c := &authenticator{Authenticator: *a}
 	if len(c.Sources) == 0 {
 		c.Sources = DefaultSources
 	}
@@ -122,9 +126,10 @@ func (a *Authenticator) compile() *authenticator {
 		}
 	}
 	if c.HeaderName == "" {
-		c.HeaderName = "X-API-Key"
+		c.HeaderName = "X-Api-Key" // canonical form of X-API-Key
+	} else {
+		c.HeaderName = http.CanonicalHeaderKey(c.HeaderName)
 	}
-	c.HeaderName = http.CanonicalHeaderKey(c.HeaderName)
 	if c.QueryParam == "" {
 		c.QueryParam = "api_key"
 	}
@@ -134,13 +139,40 @@ func (a *Authenticator) compile() *authenticator {
 	if strings.ContainsAny(c.Realm, "\"\\\r\n") {
 		panic("middleware: Authenticator.Realm must not contain quotes, backslashes or line breaks")
 	}
-	c.missing = apierrors.ErrMissingAPIKey.WithHeader("WWW-Authenticate", c.challenge(""))
-	invalid := c.challenge("invalid_token")
-	c.invalid = apierrors.ErrInvalidAPIKey.WithHeader("WWW-Authenticate", invalid)
-	c.expired = apierrors.ErrExpiredAPIKey.WithHeader("WWW-Authenticate", invalid)
-	c.revoked = apierrors.ErrRevokedAPIKey.WithHeader("WWW-Authenticate", invalid)
-	c.disabled = apierrors.ErrDisabledAPIKey.WithHeader("WWW-Authenticate", invalid)
-	return c
+}
+
+// prepare builds the rejections once, for Handler.
+func (c *authenticator) prepare() {
+	c.missing = c.rejection(apierrors.ErrMissingAPIKey)
+	c.invalid = c.rejection(apierrors.ErrInvalidAPIKey)
+	c.expired = c.rejection(apierrors.ErrExpiredAPIKey)
+	c.revoked = c.rejection(apierrors.ErrRevokedAPIKey)
+	c.disabled = c.rejection(apierrors.ErrDisabledAPIKey)
+	c.prepared = true
+}
+
+// rejection returns the 401 for base with its WWW-Authenticate challenge:
+// the prepared one when there is one.
+func (c *authenticator) rejection(base *apierrors.Error) *apierrors.Error {
+	if c.prepared {
+		switch base {
+		case apierrors.ErrMissingAPIKey:
+			return c.missing
+		case apierrors.ErrInvalidAPIKey:
+			return c.invalid
+		case apierrors.ErrExpiredAPIKey:
+			return c.expired
+		case apierrors.ErrRevokedAPIKey:
+			return c.revoked
+		case apierrors.ErrDisabledAPIKey:
+			return c.disabled
+		}
+	}
+	bearerError := "invalid_token"
+	if base == apierrors.ErrMissingAPIKey {
+		bearerError = "" // RFC 6750 3.1: no error code when no credentials were sent
+	}
+	return base.WithHeader("WWW-Authenticate", c.challenge(bearerError))
 }
 
 // challenge builds the WWW-Authenticate value naming every accepted
@@ -171,9 +203,11 @@ func (c *authenticator) challenge(bearerError string) string {
 // Authenticate checks the credentials of r and returns the key's record,
 // or an *apierrors.Error saying why it was refused. It is the decision that
 // Handler makes, without HTTP around it; unlike Handler it does not skip
-// CORS preflights.
+// CORS preflights. Like Handler, it panics if the configuration is invalid.
 func (a *Authenticator) Authenticate(r *http.Request) (*apikey.Key, error) {
-	k, err := a.compile().authenticate(r)
+	c := authenticator{Authenticator: *a}
+	c.settings()
+	k, err := c.authenticate(r)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +217,9 @@ func (a *Authenticator) Authenticate(r *http.Request) (*apikey.Key, error) {
 // Handler returns next behind authentication. It panics if Verifier is nil
 // or the configuration is invalid.
 func (a *Authenticator) Handler(next http.Handler) http.Handler {
-	c := a.compile()
+	c := &authenticator{Authenticator: *a}
+	c.settings()
+	c.prepare()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isPreflight(r) {
 			next.ServeHTTP(w, r)
@@ -212,7 +248,7 @@ func (c *authenticator) authenticate(r *http.Request) (*apikey.Key, *apierrors.E
 	switch err {
 	case nil:
 	case errNoCredentials:
-		return nil, c.fail(r, c.missing, nil, nil)
+		return nil, c.fail(r, c.rejection(apierrors.ErrMissingAPIKey), nil, nil)
 	case errAmbiguousCredentials:
 		return nil, c.fail(r, apierrors.ErrAmbiguousCredentials, err, nil)
 	default:
@@ -227,11 +263,11 @@ func (c *authenticator) authenticate(r *http.Request) (*apikey.Key, *apierrors.E
 		case errors.Is(err, apikey.ErrInvalidKey):
 			return nil, c.invalidKey(r, err)
 		case errors.Is(err, apikey.ErrExpired):
-			return nil, c.fail(r, c.expired, err, key)
+			return nil, c.fail(r, c.rejection(apierrors.ErrExpiredAPIKey), err, key)
 		case errors.Is(err, apikey.ErrRevoked):
-			return nil, c.fail(r, c.revoked, err, key)
+			return nil, c.fail(r, c.rejection(apierrors.ErrRevokedAPIKey), err, key)
 		case errors.Is(err, apikey.ErrDisabled):
-			return nil, c.fail(r, c.disabled, err, key)
+			return nil, c.fail(r, c.rejection(apierrors.ErrDisabledAPIKey), err, key)
 		default:
 			// Not a verdict about the key: fail closed, as a server error.
 			return nil, c.fail(r, apierrors.ErrInternal, err, nil)
@@ -264,7 +300,7 @@ func (c *authenticator) invalidKey(r *http.Request, cause error) *apierrors.Erro
 			return c.fail(r, apierrors.ErrRateLimited.WithRetryAfter(wait), errThrottled, nil)
 		}
 	}
-	return c.fail(r, c.invalid, cause, nil)
+	return c.fail(r, c.rejection(apierrors.ErrInvalidAPIKey), cause, nil)
 }
 
 // fail reports a rejection to the hook and the logger and returns the error

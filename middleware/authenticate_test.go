@@ -390,7 +390,15 @@ func TestAuthenticateMethod(t *testing.T) {
 		t.Fatalf("Authenticate = %v, %v", k, err)
 	}
 	r.Header.Set("Authorization", "token "+f.keys["revoked"])
-	if _, err := a.Authenticate(r); !errors.Is(err, apierrors.ErrRevokedAPIKey) {
+	_, err = a.Authenticate(r)
+	var ae *apierrors.Error
+	if !errors.Is(err, apierrors.ErrRevokedAPIKey) || !errors.As(err, &ae) ||
+		!strings.Contains(ae.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
 		t.Fatalf("Authenticate(revoked) err = %v", err)
+	}
+	r.Header.Del("Authorization")
+	_, err = a.Authenticate(r)
+	if !errors.As(err, &ae) || ae.Code != "missing_api_key" || ae.Header.Get("WWW-Authenticate") != `Bearer realm="api", token realm="api", Basic realm="api", charset="UTF-8"` {
+		t.Fatalf("Authenticate(no key) err = %v, header %v", err, ae.Header)
 	}
 }

@@ -64,6 +64,15 @@ func BenchmarkAuthenticate(b *testing.B) {
 	})
 	auth := (&middleware.Authenticator{Verifier: f.mgr}).Handler(nop)
 	b.Run("authenticate=hit", func(b *testing.B) { benchServe(b, auth, newReq) })
+	b.Run("authenticate=hit/method", func(b *testing.B) {
+		a, r := &middleware.Authenticator{Verifier: f.mgr}, newReq()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := a.Authenticate(r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 
 	chain := middleware.Chain(
 		middleware.Recover,
