@@ -21,7 +21,7 @@ func (f HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Handler returns an http.Handler that calls f and writes any error it
-// returns with wr.
+// returns with wr (a nil wr: the Writer in the request's context).
 func (wr *Writer) Handler(f HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		serve(wr, f, w, r)
@@ -29,6 +29,9 @@ func (wr *Writer) Handler(f HandlerFunc) http.Handler {
 }
 
 func serve(wr *Writer, f HandlerFunc, w http.ResponseWriter, r *http.Request) {
+	if wr == nil {
+		wr = writerFor(r)
+	}
 	tw := &trackingWriter{ResponseWriter: w}
 	err := f(tw, r)
 	if err == nil {

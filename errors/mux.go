@@ -8,19 +8,18 @@ import (
 // Mux returns a handler that routes exactly as mux does, but answers the
 // requests that mux itself would reject with plain text, "404 page not
 // found" and "405 method not allowed", with JSON errors written by Write
-// (the Writer installed by Writer.Middleware, or Writer{}). The 405 keeps mux's Allow header. Requests that match a
-// pattern, and the redirects mux issues for unclean paths, are untouched.
+// (the Writer installed by Writer.Middleware, or Writer{}). The 405 keeps
+// mux's Allow header. Requests that match a pattern, and the redirects mux
+// issues for unclean paths, are untouched.
 //
 // Only mux's own answers are replaced: a routed handler that writes a 404
 // itself is not affected. Nested ServeMuxes need wrapping each.
 func Mux(mux *http.ServeMux) http.Handler {
-	if mux == nil {
-		panic("errors: Mux called with a nil *http.ServeMux")
-	}
-	return &muxHandler{mux: mux}
+	return (*Writer)(nil).Mux(mux)
 }
 
-// Mux is like the package-level Mux but writes errors with wr.
+// Mux is like the package-level Mux but writes errors with wr (a nil wr:
+// the Writer in the request's context).
 func (wr *Writer) Mux(mux *http.ServeMux) http.Handler {
 	if mux == nil {
 		panic("errors: Mux called with a nil *http.ServeMux")
@@ -31,14 +30,6 @@ func (wr *Writer) Mux(mux *http.ServeMux) http.Handler {
 type muxHandler struct {
 	mux *http.ServeMux
 	wr  *Writer // nil: the Writer in the request's context
-}
-
-func (m *muxHandler) write(w http.ResponseWriter, r *http.Request, err error) {
-	if m.wr != nil {
-		m.wr.Write(w, r, err)
-		return
-	}
-	Write(w, r, err)
 }
 
 func (m *muxHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -55,11 +46,11 @@ func (m *muxHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.ServeHTTP(&rec, r)
 	switch rec.status {
 	case http.StatusNotFound:
-		m.write(w, r, ErrNotFound)
+		m.wr.Write(w, r, ErrNotFound)
 	case http.StatusMethodNotAllowed:
 		e := ErrMethodNotAllowed.clone()
 		e.Header = http.Header{"Allow": rec.header["Allow"]}
-		m.write(w, r, e)
+		m.wr.Write(w, r, e)
 	default:
 		dst := w.Header()
 		for k, v := range rec.header {

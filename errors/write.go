@@ -64,7 +64,7 @@ var zeroWriter = &Writer{}
 // writerFor returns the Writer installed in r's context, or Writer{}.
 func writerFor(r *http.Request) *Writer {
 	if r != nil {
-		if wr, ok := r.Context().Value(writerKey{}).(*Writer); ok {
+		if wr, ok := r.Context().Value(writerKey{}).(*Writer); ok && wr != nil {
 			return wr
 		}
 	}
@@ -73,8 +73,12 @@ func writerFor(r *http.Request) *Writer {
 
 // Middleware returns next with wr installed in each request's context, so
 // that Write, HandlerFunc and Mux (and the gatekey middleware, unless told
-// otherwise) write errors with wr. Put it outermost.
+// otherwise) write errors with wr. Put it outermost. A nil wr installs
+// nothing.
 func (wr *Writer) Middleware(next http.Handler) http.Handler {
+	if wr == nil {
+		return next
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), writerKey{}, wr)))
 	})
@@ -110,6 +114,9 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }
 func (wr *Writer) Write(w http.ResponseWriter, r *http.Request, err error) {
 	if err == nil {
 		return
+	}
+	if wr == nil {
+		wr = writerFor(r)
 	}
 	if responseStarted(w) {
 		wr.logger().LogAttrs(ctxOf(r), slog.LevelError, "gatekey: error after response started",

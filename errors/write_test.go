@@ -470,3 +470,44 @@ func TestWriterMiddleware(t *testing.T) {
 		}
 	}
 }
+
+// TestWriterPrecedence: a Writer named explicitly wins over the one in the
+// context, and a nil *Writer stands for the one in the context.
+func TestWriterPrecedence(t *testing.T) {
+	simple := &apierrors.Writer{Encoding: apierrors.EncodingSimple}
+	problem := &apierrors.Writer{Encoding: apierrors.EncodingProblem}
+	mux := http.NewServeMux()
+	fail := func(http.ResponseWriter, *http.Request) error { return apierrors.NewConflict("taken") }
+	mux.Handle("GET /explicit", problem.Handler(fail))
+	mux.Handle("GET /nil", (*apierrors.Writer)(nil).Handler(fail))
+	mux.HandleFunc("GET /nil-write", func(w http.ResponseWriter, r *http.Request) {
+		(*apierrors.Writer)(nil).Write(w, r, apierrors.ErrNotFound)
+	})
+	tests := []struct {
+		h           http.Handler
+		path, ctype string
+	}{
+		{simple.Middleware(problem.Mux(mux)), "/nope", "application/problem+json"},
+		{simple.Middleware(apierrors.Mux(mux)), "/explicit", "application/problem+json"},
+		{simple.Middleware(apierrors.Mux(mux)), "/nil", "application/json"},
+		{simple.Middleware(apierrors.Mux(mux)), "/nil-write", "application/json"},
+		{(*apierrors.Writer)(nil).Middleware(apierrors.Mux(mux)), "/nil-write", "application/json"},
+	}
+	for _, tc := range tests {
+		w := httptest.NewRecorder()
+		tc.h.ServeHTTP(w, newRequest("GET", tc.path))
+		if got := w.Header().Get("Content-Type"); got != tc.ctype {
+			t.Errorf("%s: Content-Type %q, want %q (body %s)", tc.path, got, tc.ctype, w.Body)
+		}
+		if tc.ctype == "application/json" && !strings.HasPrefix(w.Body.String(), `{"error":"`) &&
+			!strings.HasPrefix(w.Body.String(), `{"error":{`) {
+			t.Errorf("%s: body %s", tc.path, w.Body)
+		}
+	}
+	// With simple installed, the nil Writer writes the simple form.
+	w := httptest.NewRecorder()
+	simple.Middleware(apierrors.Mux(mux)).ServeHTTP(w, newRequest("GET", "/nil"))
+	if got := strings.TrimSpace(w.Body.String()); got != `{"error":"taken"}` {
+		t.Errorf("nil Writer under simple: %s", got)
+	}
+}

@@ -227,7 +227,7 @@ func (a *Authenticator) Handler(next http.Handler) http.Handler {
 		}
 		key, err := c.authenticate(r)
 		if err != nil {
-			writeError(c.Errors, w, r, err)
+			c.Errors.Write(w, r, err)
 			return
 		}
 		if c.OnSuccess != nil {

@@ -121,7 +121,7 @@ func (c *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 		}
 	}
 	if len(p) == 0 {
-		writeError(c.Errors, w, r, apierrors.NewInternal(errors.New("middleware: RateLimiter has no policy for this request")))
+		c.Errors.Write(w, r, apierrors.NewInternal(errors.New("middleware: RateLimiter has no policy for this request")))
 		return
 	}
 	n := 1
@@ -131,13 +131,13 @@ func (c *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 	d, err := c.Store.Take(r.Context(), key, p, n)
 	if err != nil {
 		if errors.Is(err, ratelimit.ErrInvalidLimit) || errors.Is(err, ratelimit.ErrInvalidCost) {
-			writeError(c.Errors, w, r, apierrors.NewInternal(err))
+			c.Errors.Write(w, r, apierrors.NewInternal(err))
 			return
 		}
 		c.Logger.LogAttrs(r.Context(), slog.LevelError, "gatekey: rate-limit store failed",
 			slog.Bool("fail_closed", c.FailClosed), slog.String("error", err.Error()))
 		if c.FailClosed {
-			writeError(c.Errors, w, r, apierrors.ErrServiceUnavailable.WithRetryAfter(unavailableRetryAfter))
+			c.Errors.Write(w, r, apierrors.ErrServiceUnavailable.WithRetryAfter(unavailableRetryAfter))
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -158,7 +158,7 @@ func (c *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 			// Tell the client to come back after a window rather than never.
 			retry = d.Limit.Window
 		}
-		writeError(c.Errors, w, r, apierrors.ErrRateLimited.WithRetryAfter(retry))
+		c.Errors.Write(w, r, apierrors.ErrRateLimited.WithRetryAfter(retry))
 		return
 	}
 	next.ServeHTTP(w, r)

@@ -45,7 +45,7 @@ func (rt *RequireTLS) Handler(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := rt.Check(r); err != nil {
-			writeError(rt.Errors, w, r, err)
+			rt.Errors.Write(w, r, err)
 			return
 		}
 		if hsts != "-" {
@@ -53,13 +53,4 @@ func (rt *RequireTLS) Handler(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// writeError writes err with wr, or with apierrors.Write when wr is nil.
-func writeError(wr *apierrors.Writer, w http.ResponseWriter, r *http.Request, err error) {
-	if wr == nil {
-		apierrors.Write(w, r, err)
-		return
-	}
-	wr.Write(w, r, err)
 }
