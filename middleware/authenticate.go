@@ -239,7 +239,9 @@ func (a *Authenticator) Handler(next http.Handler) http.Handler {
 
 // authenticate returns the key or the *apierrors.Error to send.
 func (c *authenticator) authenticate(r *http.Request) (*apikey.Key, *apierrors.Error) {
-	if c.Throttle != nil {
+	if c.Throttle != nil && c.Throttle.anyBlocked() {
+		// Resolving the client address walks X-Forwarded-For: only pay for
+		// it when some address is blocked.
 		if wait, blocked := c.Throttle.Blocked(c.Proxies.ClientAddr(r)); blocked {
 			return nil, c.fail(r, apierrors.ErrRateLimited.WithRetryAfter(wait), errThrottled, nil)
 		}

@@ -109,6 +109,12 @@ func BenchmarkRateLimit(b *testing.B) {
 	b.Run("hot-allowed", func(b *testing.B) {
 		benchServe(b, newLimiter("1000000000/second"), func() *http.Request { return req("hot") })
 	})
+	b.Run("hot-allowed-tiers", func(b *testing.B) {
+		tiers := map[string]ratelimit.Policy{"hot": ratelimit.MustParsePolicy("1000000000/second")}
+		h := (&middleware.RateLimiter{Key: byHeader, Errors: &apierrors.Writer{Logger: discardLogger()},
+			PolicyFor: func(r *http.Request) ratelimit.Policy { return tiers[r.Header.Get("X-Client")] }}).Handler(nop)
+		benchServe(b, h, func() *http.Request { return req("hot") })
+	})
 	b.Run("hot-denied", func(b *testing.B) {
 		h := newLimiter("1/day")
 		h.ServeHTTP(&nopWriter{h: make(http.Header)}, req("hot"))

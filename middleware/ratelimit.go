@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 
 	apierrors "github.com/gatekey/gatekey/errors"
@@ -37,7 +38,9 @@ type RateLimiter struct {
 	// PolicyFor, if set, chooses the policy of each request, for example by
 	// the tier of its key (see KeyFromContext). Because it runs on every
 	// request, a key moved to another tier is limited by its new policy at
-	// once. An empty result means Policy.
+	// once. An empty result means Policy. Return long-lived policies (one
+	// per tier) and do not modify them: the headers of the first 64
+	// distinct policies seen are prepared once and reused.
 	PolicyFor func(r *http.Request) ratelimit.Policy
 
 	// Store keeps the buckets. Nil means a new in-memory store with default
@@ -78,12 +81,50 @@ type RateLimiter struct {
 type rateLimiter struct {
 	RateLimiter
 	policyHeader []string // for Policy
+
+	mu       sync.RWMutex
+	prepared map[policyID]preparedPolicy // for PolicyFor's results
+}
+
+// policyID identifies a policy slice by its backing array and length.
+type policyID struct {
+	first *ratelimit.Limit
+	n     int
+}
+
+// preparedPolicy is a policy with its limits named and its
+// RateLimit-Policy header formatted.
+type preparedPolicy struct {
+	p      ratelimit.Policy
+	header []string
+}
+
+const maxPreparedPolicies = 64
+
+// prepare returns q named and with its header, from the cache when q has
+// been seen before.
+func (c *rateLimiter) prepare(q ratelimit.Policy) (ratelimit.Policy, []string) {
+	id := policyID{&q[0], len(q)}
+	c.mu.RLock()
+	pp, ok := c.prepared[id]
+	c.mu.RUnlock()
+	if ok {
+		return pp.p, pp.header
+	}
+	pp = preparedPolicy{p: named(q)}
+	pp.header = []string{policyHeader(pp.p)}
+	c.mu.Lock()
+	if len(c.prepared) < maxPreparedPolicies {
+		c.prepared[id] = pp
+	}
+	c.mu.Unlock()
+	return pp.p, pp.header
 }
 
 // Handler returns next behind the rate limit. It panics if neither Policy
 // nor PolicyFor is set, or if Policy is invalid.
 func (rl *RateLimiter) Handler(next http.Handler) http.Handler {
-	c := &rateLimiter{RateLimiter: *rl}
+	c := &rateLimiter{RateLimiter: *rl, prepared: make(map[policyID]preparedPolicy)}
 	if len(c.Policy) == 0 && c.PolicyFor == nil {
 		panic("middleware: RateLimiter needs a Policy or PolicyFor")
 	}
@@ -117,7 +158,7 @@ func (c *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 	p, ph := c.Policy, c.policyHeader
 	if c.PolicyFor != nil {
 		if q := c.PolicyFor(r); len(q) > 0 {
-			p, ph = q, []string{policyHeader(q)}
+			p, ph = c.prepare(q)
 		}
 	}
 	if len(p) == 0 {
@@ -145,7 +186,7 @@ func (c *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 	}
 	h := w.Header()
 	h["Ratelimit-Policy"] = ph
-	h["Ratelimit"] = []string{stateHeader(p, d)}
+	h["Ratelimit"] = []string{stateHeader(d)}
 	if c.LegacyHeaders {
 		h["X-Ratelimit-Limit"] = []string{strconv.Itoa(d.Limit.Requests)}
 		h["X-Ratelimit-Remaining"] = []string{strconv.Itoa(d.Remaining)}
@@ -190,8 +231,8 @@ func policyHeader(p ratelimit.Policy) string {
 	return string(b)
 }
 
-// stateHeader formats a RateLimit value: one item per limit of p.
-func stateHeader(p ratelimit.Policy, d ratelimit.Decision) string {
+// stateHeader formats a RateLimit value: one item per limit of d's policy.
+func stateHeader(d ratelimit.Decision) string {
 	var buf [96]byte
 	b := buf[:0]
 	if len(d.States) == 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gatekey/gatekey/apikey"
+	"github.com/gatekey/gatekey/apikey/apikeytest"
 	apierrors "github.com/gatekey/gatekey/errors"
 	"github.com/gatekey/gatekey/middleware"
 	"github.com/gatekey/gatekey/ratelimit"
@@ -326,5 +329,82 @@ func TestAuthThrottle(t *testing.T) {
 func TestNewAuthThrottleInvalid(t *testing.T) {
 	if _, err := middleware.NewAuthThrottle(middleware.AuthThrottleConfig{}); err == nil {
 		t.Error("zero limit accepted")
+	}
+}
+
+func TestRateLimitCostAboveCapacity(t *testing.T) {
+	f := newFixture(t)
+	var calls atomic.Int64
+	h := limited(f, &middleware.RateLimiter{
+		Policy: ratelimit.MustParsePolicy("5/minute"),
+		Cost:   func(*http.Request) int { return 6 },
+	}, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls.Add(1) }))
+	w := get(h, f.keys["secret"])
+	// It can never pass; the client is told to come back after a window
+	// rather than at once.
+	if w.Code != 429 || w.Header().Get("Retry-After") != "60" || calls.Load() != 0 {
+		t.Errorf("cost above capacity: %d Retry-After=%q handler=%d", w.Code, w.Header().Get("Retry-After"), calls.Load())
+	}
+}
+
+func TestRateLimitPolicyForErrors(t *testing.T) {
+	f := newFixture(t)
+	for name, p := range map[string]ratelimit.Policy{
+		"empty, no Policy": nil,
+		"invalid":          {{Requests: 0, Window: time.Minute}},
+	} {
+		h := limited(f, &middleware.RateLimiter{PolicyFor: func(*http.Request) ratelimit.Policy { return p },
+			Logger: discardLogger()}, nop)
+		if w := get(h, f.keys["secret"]); w.Code != 500 || decodeError(t, w).Error.Code != "internal_error" {
+			t.Errorf("%s: %d %s", name, w.Code, w.Body)
+		}
+	}
+}
+
+// TestRateLimitPolicyForPrepared: the same tier policy, returned again,
+// gives the same headers, and distinct policies do not share them.
+func TestRateLimitPolicyForPrepared(t *testing.T) {
+	f := newFixture(t)
+	free, pro := ratelimit.MustParsePolicy("2/minute"), ratelimit.MustParsePolicy("10/minute")
+	h := limited(f, &middleware.RateLimiter{PolicyFor: func(r *http.Request) ratelimit.Policy {
+		if k, _ := middleware.KeyFromContext(r.Context()); k.Permission == apikey.ReadOnly {
+			return pro
+		}
+		return free
+	}}, nop)
+	for range 3 {
+		if got := get(h, f.keys["secret"]).Header().Get("RateLimit-Policy"); got != `"2-per-minute";q=2;w=60` {
+			t.Errorf("free tier header %q", got)
+		}
+		if got := get(h, f.keys["secret-ro"]).Header().Get("RateLimit-Policy"); got != `"10-per-minute";q=10;w=60` {
+			t.Errorf("pro tier header %q", got)
+		}
+	}
+}
+
+func TestAuthThrottleMaxBlocked(t *testing.T) {
+	clock := apikeytest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	throttle, err := middleware.NewAuthThrottle(middleware.AuthThrottleConfig{
+		Limit:      ratelimit.PerMinute(1),
+		Store:      ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: clock.Now}),
+		Now:        clock.Now,
+		MaxBlocked: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []netip.Addr{netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2"), netip.MustParseAddr("198.51.100.3")}
+	for _, a := range addrs {
+		clock.Advance(time.Second)
+		throttle.Failed(context.Background(), a) // empties its bucket: blocked
+	}
+	blocked := 0
+	for _, a := range addrs {
+		if _, ok := throttle.Blocked(a); ok {
+			blocked++
+		}
+	}
+	if _, ok := throttle.Blocked(addrs[2]); !ok || blocked != 2 {
+		t.Errorf("%d addresses blocked (newest blocked: %v), want 2 with the newest", blocked, ok)
 	}
 }

@@ -25,7 +25,9 @@ func Recover(next http.Handler) http.Handler {
 // the response as the handler asked.
 type Recoverer struct {
 	// Errors writes the 500 response. Nil means apierrors.Write: the Writer
-	// installed by apierrors.Writer.Middleware, or the default one.
+	// installed by apierrors.Writer.Middleware, or the default one. That
+	// Writer's Logger gets the short "server error" line; Logger below gets
+	// the panic and its stack.
 	Errors *apierrors.Writer
 
 	// Logger receives the panic value and stack. Nil means slog.Default().

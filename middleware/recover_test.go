@@ -124,3 +124,16 @@ func TestRecoverUsesErrorWriter(t *testing.T) {
 		t.Errorf("got %d %q", w.Code, w.Body)
 	}
 }
+
+// TestRecoverUsesInstalledWriter: with no Errors, the 500 is written by the
+// Writer that apierrors.Writer.Middleware installed.
+func TestRecoverUsesInstalledWriter(t *testing.T) {
+	simple := &apierrors.Writer{Encoding: apierrors.EncodingSimple, Logger: slog.New(slog.DiscardHandler)}
+	h := simple.Middleware((&middleware.Recoverer{Logger: slog.New(slog.DiscardHandler)}).Handler(
+		http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("x") })))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	if w.Code != 500 || w.Body.String() != `{"error":"Internal server error"}`+"\n" {
+		t.Errorf("got %d %q", w.Code, w.Body)
+	}
+}

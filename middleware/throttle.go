@@ -52,9 +52,9 @@ type AuthThrottleConfig struct {
 	// Now is the clock of the local block list. Nil means time.Now.
 	Now func() time.Time
 
-	// MaxBlocked bounds the addresses blocked at once. When full, expired
-	// entries are dropped first, then the entry that expires soonest.
-	// 0 means 65536.
+	// MaxBlocked bounds the addresses blocked at once. When full, a sample
+	// of up to 32 entries is examined: expired ones are dropped, and if
+	// none was, the one of them that expires soonest. 0 means 65536.
 	MaxBlocked int
 }
 
@@ -83,10 +83,13 @@ func NewAuthThrottle(cfg AuthThrottleConfig) (*AuthThrottle, error) {
 	return t, nil
 }
 
+// anyBlocked reports whether any address may be blocked: one atomic load.
+func (t *AuthThrottle) anyBlocked() bool { return t.n.Load() != 0 }
+
 // Blocked reports whether client may not authenticate now, and for how
 // much longer.
 func (t *AuthThrottle) Blocked(client netip.Addr) (time.Duration, bool) {
-	if t.n.Load() == 0 {
+	if !t.anyBlocked() {
 		return 0, false
 	}
 	client = clientGroup(client)
@@ -145,18 +148,23 @@ func (t *AuthThrottle) block(client netip.Addr, d time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.blocked[client]; !ok && len(t.blocked) >= t.max {
+		// Bounded work under the lock that every Blocked call takes: look at
+		// a sample (map order is random), never the whole list.
 		var soonest netip.Addr
 		var soonestAt time.Time
+		dropped, seen := false, 0
 		for a, until := range t.blocked {
 			if !until.After(now) {
 				delete(t.blocked, a)
-				continue
-			}
-			if !soonest.IsValid() || until.Before(soonestAt) {
+				dropped = true
+			} else if !soonest.IsValid() || until.Before(soonestAt) {
 				soonest, soonestAt = a, until
 			}
+			if seen++; seen == 32 {
+				break
+			}
 		}
-		if len(t.blocked) >= t.max {
+		if !dropped {
 			delete(t.blocked, soonest)
 		}
 	}
