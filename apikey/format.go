@@ -248,18 +248,8 @@ func (p *parsed) token() Token {
 	}
 }
 
-// parseParts checks the structure, labels, alphabet and checksum of s,
-// accepting any valid service tag and an optional live label.
-func parseParts(s string) (parsed, error) {
-	p, err := parseShape(s)
-	if err == nil && !checksumOK(s) {
-		err = errChecksum
-	}
-	return p, err
-}
-
 // checksumOK reports whether the last ChecksumLen characters of s, which
-// must have passed parseShape, are the checksum of the rest.
+// must have passed parseShapeTo, are the checksum of the rest.
 func checksumOK(s string) bool {
 	n := len(s)
 	var want uint64
@@ -269,16 +259,9 @@ func checksumOK(s string) bool {
 	return want == uint64(crc32String(s[:n-ChecksumLen]))
 }
 
-// parseShape checks the structure, labels and alphabet of s, accepting any
-// valid service tag and an optional live label.
-func parseShape(s string) (parsed, error) {
-	var p parsed
-	err := parseShapeTo(s, &p)
-	return p, err
-}
-
-// parseShapeTo is parseShape writing to *p, which it may leave partly
-// filled on error.
+// parseShapeTo checks the structure, labels and alphabet of s, accepting
+// any valid service tag and an optional live label, and fills *p, which it
+// may leave partly filled on error. It does not check the checksum.
 func parseShapeTo(s string, p *parsed) error {
 	*p = parsed{}
 	n := len(s)

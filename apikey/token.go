@@ -132,8 +132,8 @@ func (t Token) LogValue() slog.Value { return slog.StringValue(t.String()) }
 // Format (any service tag, with or without the live label) the redacted form
 // "sk_live_<id>…"; for anything else "[redacted]", which reveals nothing.
 func Redact(s string) string {
-	p, err := parseParts(s)
-	if err != nil {
+	var p parsed
+	if parseShapeTo(s, &p) != nil || !checksumOK(s) {
 		return "[redacted]"
 	}
 	return p.key[:int(p.body)+IDLen] + "…"

@@ -121,6 +121,8 @@ type Verifier struct {
 	inflight int                 // look-up goroutines running (fenced ones included)
 
 	mismatchLogged atomic.Int64 // UnixNano of the last "wrong record" log
+	hashErrLogged  atomic.Int64 // … of the last "cannot check stored hash" log
+	algoLogged     atomic.Int64 // … of the last "algorithm not accepted" log
 	slowWaiting    atomic.Int32 // callers waiting for a slowSem slot; for tests
 
 	pendMu  sync.Mutex
@@ -369,7 +371,7 @@ func (v *Verifier) run(ctx context.Context, id string, c *call) {
 	case err == nil && k != nil:
 		// Typically a case-insensitive collation returning "abc" for "ABC".
 		// That record is not the presented key's: id is unknown.
-		v.logRarely(&v.mismatchLogged, now, "apikey: store returned a record with another id; treating the id as unknown (case-insensitive look-up?)",
+		v.logRarely(&v.mismatchLogged, now, slog.LevelWarn, "apikey: store returned a record with another id; treating the id as unknown (case-insensitive look-up?)",
 			"requested", id, "returned", k.ID)
 		err = ErrNotFound
 	case err == nil:
@@ -424,14 +426,14 @@ func (v *Verifier) addNegative(id string, now time.Time) {
 	v.neg[id] = negEntry{until: now.Add(v.negTTL), slot: slot}
 }
 
-// logRarely logs msg at warning level unless it was logged, as recorded in
+// logRarely logs msg at level unless it was logged, as recorded in
 // last, less than a minute ago: for events a client can trigger at will.
-func (v *Verifier) logRarely(last *atomic.Int64, now time.Time, msg string, args ...any) {
+func (v *Verifier) logRarely(last *atomic.Int64, now time.Time, level slog.Level, msg string, args ...any) {
 	n, l := now.UnixNano(), last.Load()
 	if l != 0 && n-l < int64(time.Minute) || !last.CompareAndSwap(l, n) {
 		return
 	}
-	v.log.Warn(msg, args...)
+	v.log.Log(context.Background(), level, msg, args...)
 }
 
 func (v *Verifier) newEntry(k *Key, now time.Time) *entry {
@@ -468,12 +470,13 @@ func (v *Verifier) check(ctx context.Context, e *entry, p *parsed, now time.Time
 			return nil, err
 		}
 		if err != nil {
-			v.log.Error("apikey: cannot check stored hash", "id", e.key.ID, "err", err)
+			// Anyone who knows the (public) id can reach this: log rarely.
+			v.logRarely(&v.hashErrLogged, now, slog.LevelError, "apikey: cannot check stored hash", "id", e.key.ID, "err", err)
 			return nil, ErrInvalidKey
 		}
 	} else {
 		v.burn(presented)
-		v.log.Error("apikey: stored hash uses an algorithm this Verifier does not accept",
+		v.logRarely(&v.algoLogged, now, slog.LevelError, "apikey: stored hash uses an algorithm this Verifier does not accept",
 			"id", e.key.ID, "algorithm", HashAlgorithm(e.key.Hash))
 		return nil, ErrInvalidKey
 	}

@@ -974,3 +974,27 @@ func TestVerifyRelabelledKey(t *testing.T) {
 		}
 	}
 }
+
+// A record whose stored hash this Verifier cannot check is reachable by
+// anyone who knows the (public) id: it is logged at most once a minute.
+func TestVerifyUncheckableHashLoggedRarely(t *testing.T) {
+	fx := newFixture(t, nil)
+	tok := fx.add(SecretKey, Live, nil)
+	rec, _ := fx.store.LookupKey(t.Context(), tok.ID())
+	rec.Hash = "bcrypt$whatever"
+	if err := fx.store.UpdateKey(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+	clk := newClock()
+	var logs bytes.Buffer
+	v := newVerifier(t, fx.store, VerifierConfig{Now: clk.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	for i, advance := range []time.Duration{0, time.Second, 30 * time.Second, time.Minute} {
+		clk.Advance(advance)
+		if _, err := v.Verify(t.Context(), tok.Reveal()); err != ErrInvalidKey {
+			t.Fatalf("request %d: Verify = %v, want ErrInvalidKey", i, err)
+		}
+	}
+	if n := strings.Count(logs.String(), "does not accept"); n != 2 {
+		t.Errorf("%d log lines over 4 requests spanning 91s, want 2:\n%s", n, logs.String())
+	}
+}
