@@ -9,9 +9,12 @@
 //
 // Every replica applies the schema at start-up (idempotent). A key created
 // on one replica works on all; a revocation on one is honoured by the
-// others within -key-cache-ttl; rate limits are shared exactly. If Redis
-// fails, requests fail closed with 503 after a bounded wait (redisstore's
-// Timeout); demo.sh shows the fleet at work.
+// others within -key-cache-ttl; per-key rate limits are shared exactly (the
+// failed-authentication throttle, -auth-failure-rate, stays per replica).
+// GATEKEY_ADMIN_KEY is required: with a shared store, generating an admin
+// key at every start would leave one more read-write key behind each time.
+// If Redis fails, requests fail closed with 503 after a bounded wait
+// (redisstore's Timeout); demo.sh shows the fleet at work.
 package main
 
 import (
@@ -50,6 +53,9 @@ func sharedStores(ctx context.Context) service.Hook {
 		return func(cfg *service.Config) (func(), error) {
 			if *dsn == "" || *addr == "" {
 				return nil, errors.New("-postgres and -redis are required")
+			}
+			if cfg.AdminKey == "" {
+				return nil, errors.New("GATEKEY_ADMIN_KEY is required with shared stores (generate one with go run github.com/gatekey/gatekey/examples/keygen generate)")
 			}
 			db, err := sql.Open("pgx", *dsn)
 			if err != nil {

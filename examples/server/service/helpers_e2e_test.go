@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/gatekey/gatekey/apikey"
+	"github.com/gatekey/gatekey/apikey/apikeytest"
 	apierrors "github.com/gatekey/gatekey/errors"
 	"github.com/gatekey/gatekey/ratelimit"
 	"github.com/google/go-cmp/cmp"
@@ -33,29 +34,12 @@ import (
 
 // ---- fake clock ----
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
 // The start time is deliberately not in UTC (and not on a second boundary
 // in UTC terms of its zone) so that the API's "RFC 3339 UTC" promise is
 // actually exercised.
 var clockStart = time.Date(2031, 3, 4, 5, 6, 7, 0, time.FixedZone("UTC+5", 5*60*60))
 
-func newFakeClock() *fakeClock { return &fakeClock{t: clockStart} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newFakeClock() *apikeytest.Clock { return apikeytest.NewClock(clockStart) }
 
 // ---- a concurrency-safe log sink ----
 
@@ -110,7 +94,7 @@ type testEnv struct {
 	s      *Service
 	srv    *httptest.Server
 	client *http.Client
-	clock  *fakeClock
+	clock  *apikeytest.Clock
 	logs   *syncBuffer
 	admin  string // the admin key's plaintext
 

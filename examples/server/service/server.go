@@ -18,11 +18,11 @@ import (
 	"github.com/gatekey/gatekey/ratelimit"
 )
 
-// config is everything the service needs; main fills it from flags and
+// Config is everything the service needs; Run fills it from flags and
 // the environment, tests fill it directly.
 type Config struct {
 	Rate            ratelimit.Policy // the limits of every key
-	AuthFailureRate ratelimit.Limit  // failed authentications per client address
+	AuthFailureRate ratelimit.Limit  // failed authentications per client address, counted per process
 	RequireTLS      bool
 	TrustedProxies  middleware.TrustedProxies
 	ErrorEncoding   apierrors.Encoding
@@ -45,7 +45,7 @@ type Config struct {
 	Logger *slog.Logger     // nil: discard
 }
 
-// server is the reference API: keys and monitors behind gatekey.
+// Service is the reference API: keys and monitors behind gatekey.
 type Service struct {
 	cfg      Config
 	mgr      *apikey.Manager
