@@ -2,8 +2,10 @@
 // handler twice, in one process, on one http.Server:
 //
 //	GET /bare      the handler alone
-//	GET /v1/hello  the same handler behind gatekey's full chain, built as
-//	               examples/server builds it: JSON error writer, Recoverer,
+//	GET /v1/hello  the same handler behind gatekey's full chain, in the
+//	               order of examples/server/service's routes (a copy of it,
+//	               without its request log and trusted proxies, which must be
+//	               kept in step by hand): JSON error writer, Recoverer,
 //	               RequestID, CORS, failed-auth throttle + Authenticator,
 //	               RateLimiter (two limits, like the reference service's
 //	               default policy), the JSON 404/405 mux, and
