@@ -118,3 +118,20 @@ var (
 	errService  = &FormatError{Field: FieldService}
 	errChecksum = &FormatError{Field: FieldChecksum}
 )
+
+// A ParamError reports an invalid field of CreateParams, from
+// Manager.Create or Manager.Roll. Param names the field as an API would,
+// in snake_case ("name", "expires_at", "scopes", …), and Reason says what
+// is wrong without repeating the value, so that a service can answer a
+// client in one line:
+//
+//	var pe *apikey.ParamError
+//	if errors.As(err, &pe) {
+//		return apierrors.NewInvalidParameter(pe.Param, pe.Param+" "+pe.Reason)
+//	}
+type ParamError struct {
+	Param  string // "name", "type", "environment", "permission", "scopes", "allowed_networks", "expires_at" or "metadata"
+	Reason string // for example "must be in the future"
+}
+
+func (e *ParamError) Error() string { return "apikey: invalid " + e.Param + ": " + e.Reason }

@@ -101,32 +101,36 @@ func (m *Manager) Verify(ctx context.Context, presented string) (*Key, error) {
 // Close closes the Manager's Verifier, writing pending last-use times.
 func (m *Manager) Close() error { return m.v.Close() }
 
+// maxNameLen is the longest key name Create accepts, in bytes.
+const maxNameLen = 200
+
 func (m *Manager) validate(p *CreateParams, now time.Time) error {
+	bad := func(param, reason string) error { return &ParamError{Param: param, Reason: reason} }
 	switch {
 	case !p.Type.Valid():
-		return fmt.Errorf("apikey: CreateParams.Type must be SecretKey or PublishableKey")
+		return bad("type", "must be secret or publishable")
 	case !p.Environment.Valid():
-		return fmt.Errorf("apikey: CreateParams.Environment must be Live or Test")
+		return bad("environment", "must be live or test")
 	case !p.Permission.Valid():
-		return fmt.Errorf("apikey: invalid CreateParams.Permission %d", uint8(p.Permission))
-	case len(p.Name) > 200:
-		return fmt.Errorf("apikey: CreateParams.Name is longer than 200 bytes")
+		return bad("permission", "must be read_only or read_write")
+	case len(p.Name) > maxNameLen:
+		return bad("name", "must be at most 200 bytes")
 	case !p.ExpiresAt.IsZero() && !p.ExpiresAt.After(now):
-		return fmt.Errorf("apikey: CreateParams.ExpiresAt is not in the future")
+		return bad("expires_at", "must be in the future")
 	}
 	for _, s := range p.Scopes {
 		if s == "" || len(s) > 128 || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-			return fmt.Errorf("apikey: invalid scope %q: want 1 to 128 characters without spaces", s)
+			return bad("scopes", "must each be 1 to 128 bytes without spaces or control characters")
 		}
 	}
 	for _, n := range p.AllowedNetworks {
 		if !n.IsValid() {
-			return fmt.Errorf("apikey: invalid network in CreateParams.AllowedNetworks")
+			return bad("allowed_networks", "must be valid CIDR prefixes")
 		}
 	}
 	for k := range p.Metadata {
 		if k == "" {
-			return fmt.Errorf("apikey: empty metadata key")
+			return bad("metadata", "must not have an empty key")
 		}
 	}
 	return nil
@@ -134,7 +138,7 @@ func (m *Manager) validate(p *CreateParams, now time.Time) error {
 
 // Create generates a key, stores its record (with only the key's hash) and
 // returns the plaintext Token, which is never available again, with the
-// record. A publishable key is always created ReadOnly. AllowedNetworks
+// record. Invalid params are reported as a *ParamError. A publishable key is always created ReadOnly. AllowedNetworks
 // are stored masked (10.1.2.3/8 as 10.0.0.0/8), and IPv4-mapped IPv6
 // prefixes as the IPv4 prefixes they denote (::ffff:1.2.3.0/120 as
 // 1.2.3.0/24), as client addresses are compared unmapped. Id collisions

@@ -69,20 +69,31 @@ func TestManagerCreate(t *testing.T) {
 
 func TestManagerCreateValidation(t *testing.T) {
 	m, clk := newTestManager(t, new(MemoryStore), ManagerConfig{})
-	for name, p := range map[string]CreateParams{
-		"no type":         {Environment: Live},
-		"no environment":  {Type: SecretKey},
-		"bad permission":  {Type: SecretKey, Environment: Live, Permission: 7},
-		"past expiry":     {Type: SecretKey, Environment: Live, ExpiresAt: clk.Now()},
-		"empty scope":     {Type: SecretKey, Environment: Live, Scopes: []string{""}},
-		"spaced scope":    {Type: SecretKey, Environment: Live, Scopes: []string{"a b"}},
-		"invalid network": {Type: SecretKey, Environment: Live, AllowedNetworks: []netip.Prefix{{}}},
-		"long name":       {Type: SecretKey, Environment: Live, Name: strings.Repeat("n", 201)},
-		"empty metadata":  {Type: SecretKey, Environment: Live, Metadata: map[string]string{"": "x"}},
+	for _, tc := range []struct {
+		name  string
+		p     CreateParams
+		param string
+	}{
+		{"no type", CreateParams{Environment: Live}, "type"},
+		{"no environment", CreateParams{Type: SecretKey}, "environment"},
+		{"bad permission", CreateParams{Type: SecretKey, Environment: Live, Permission: 7}, "permission"},
+		{"past expiry", CreateParams{Type: SecretKey, Environment: Live, ExpiresAt: clk.Now()}, "expires_at"},
+		{"empty scope", CreateParams{Type: SecretKey, Environment: Live, Scopes: []string{""}}, "scopes"},
+		{"spaced scope", CreateParams{Type: SecretKey, Environment: Live, Scopes: []string{"a b"}}, "scopes"},
+		{"invalid network", CreateParams{Type: SecretKey, Environment: Live, AllowedNetworks: []netip.Prefix{{}}}, "allowed_networks"},
+		{"long name", CreateParams{Type: SecretKey, Environment: Live, Name: strings.Repeat("n", 201)}, "name"},
+		{"empty metadata", CreateParams{Type: SecretKey, Environment: Live, Metadata: map[string]string{"": "x"}}, "metadata"},
 	} {
-		if _, _, err := m.Create(t.Context(), p); err == nil || !strings.HasPrefix(err.Error(), "apikey: ") {
-			t.Errorf("Create(%s) = %v, want an apikey error", name, err)
+		_, _, err := m.Create(t.Context(), tc.p)
+		var pe *ParamError
+		if !errors.As(err, &pe) || pe.Param != tc.param || pe.Reason == "" || !strings.HasPrefix(err.Error(), "apikey: invalid "+tc.param+": ") {
+			t.Errorf("Create(%s) = %v, want a *ParamError for %s", tc.name, err, tc.param)
 		}
+	}
+	// The reason never repeats the value: a scope could be anything.
+	_, _, err := m.Create(t.Context(), CreateParams{Type: SecretKey, Environment: Live, Scopes: []string{"sk_live_oops x"}})
+	if err == nil || strings.Contains(err.Error(), "oops") {
+		t.Errorf("scope error %q repeats the value", err)
 	}
 	if ks, _ := m.List(t.Context(), ListFilter{}); len(ks) != 0 {
 		t.Errorf("rejected Create calls stored %d keys", len(ks))

@@ -85,14 +85,14 @@ type VerifierConfig struct {
 
 	// Logger receives the few events worth an operator's attention (store
 	// failures while flushing last use, stored hashes that cannot be
-	// checked). Nil discards them. Keys are only ever logged by id.
+	// checked). Nil means slog.Default(). Keys are only ever logged by id.
 	Logger *slog.Logger
 }
 
 // Verifier checks presented keys against a Store, with caching. Create one
 // with NewVerifier, use it concurrently, and Close it when done.
 //
-// Verify follows DESIGN.md: parse (malformed keys never reach the store),
+// Verify works in this order: parse (malformed keys never reach the store),
 // find the record (positive cache, bounded negative cache, concurrent
 // look-ups of one id collapsed into one store call), compare hashes in
 // constant time, then check revoked, expired and disabled. What is shared
@@ -237,7 +237,7 @@ func NewVerifier(store Store, cfg VerifierConfig) (*Verifier, error) {
 		v.now = time.Now
 	}
 	if v.log == nil {
-		v.log = slog.New(slog.DiscardHandler)
+		v.log = slog.Default()
 	}
 	if t, ok := store.(toucher); ok && v.interval > 0 {
 		v.touch = t
