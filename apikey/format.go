@@ -24,7 +24,7 @@ const (
 // A Token stores the key length in a uint8.
 const _ = uint8(maxKeyLen)
 
-// alphabet is base62 in the order DESIGN.md fixes: 0-9, A-Z, a-z.
+// alphabet is base62 in the order the key format fixes: 0-9, A-Z, a-z.
 const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 // Format describes the shape of the keys a service issues:

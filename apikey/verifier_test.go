@@ -602,7 +602,7 @@ func slowWaiters(v *Verifier, id string) int32 {
 	return 0
 }
 
-// DESIGN.md: "A slow hasher is paid once per key per cache lifetime, never
+// The contract: "A slow hasher is paid once per key per cache lifetime, never
 // per request." A burst of requests with the genuine key on a cold entry
 // must run the slow hash once, not once per request.
 func TestVerifySlowHashOnceConcurrent(t *testing.T) {

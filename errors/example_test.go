@@ -14,13 +14,12 @@ import (
 // Write sends an API error with its status, headers and JSON body.
 func ExampleWrite() {
 	handler := func(w http.ResponseWriter, r *http.Request) {
-		apierrors.Write(w, r, apierrors.NewTooManyRequests("Rate limit exceeded", 1200*time.Millisecond))
+		apierrors.Write(w, r, apierrors.NewTooManyRequests(1200*time.Millisecond))
 	}
 
 	w := httptest.NewRecorder()
-	r := httptest.NewRequest("GET", "/v1/monitors", nil)
-	r.Header.Set("X-Request-Id", "req_42")
-	handler(w, r)
+	w.Header().Set("X-Request-Id", "req_42") // middleware.RequestID sets it first
+	handler(w, httptest.NewRequest("GET", "/v1/monitors", nil))
 
 	fmt.Println(w.Code, w.Header().Get("Content-Type"), "Retry-After:", w.Header().Get("Retry-After"))
 	fmt.Print(w.Body)
@@ -47,7 +46,7 @@ func ExampleWriter_problemDetails() {
 func ExampleWriter_simple() {
 	wr := &apierrors.Writer{Encoding: apierrors.EncodingSimple}
 	w := httptest.NewRecorder()
-	wr.Write(w, httptest.NewRequest("GET", "/", nil), apierrors.ErrInvalidAPIKey)
+	wr.Write(w, httptest.NewRequest("GET", "/", nil), apierrors.New(http.StatusUnauthorized, apierrors.CodeInvalidAPIKey, "Invalid or missing API key"))
 	fmt.Print(w.Code, " ", w.Body)
 	// Output:
 	// 401 {"error":"Invalid or missing API key"}
@@ -67,7 +66,7 @@ func ExampleHandlerFunc() {
 	getMonitor := apierrors.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		m, ok := monitors[r.PathValue("id")]
 		if !ok {
-			return fmt.Errorf("monitor %q: %w", r.PathValue("id"), apierrors.NewNotFound("No such monitor"))
+			return fmt.Errorf("monitor %q: %w", r.PathValue("id"), apierrors.New(http.StatusNotFound, apierrors.CodeNotFound, "No such monitor"))
 		}
 		w.Header().Set("Content-Type", "application/json")
 		return json.NewEncoder(w).Encode(m)
@@ -112,12 +111,13 @@ func ExampleMux() {
 	// 404 {"error":{"status":404,"code":"not_found","message":"Not found"}}
 }
 
-// Errors work with the standard errors package: Is matches by code, As
-// finds the API error inside any wrap chain.
-func ExampleError_Is() {
-	err := fmt.Errorf("authenticate: %w", apierrors.ErrExpiredAPIKey.WithMessage("Key expired on 2026-01-01"))
+// Errors work with the standard errors package: a Code matches every
+// error that carries it, and As finds the API error inside any wrap chain.
+func ExampleCode() {
+	err := fmt.Errorf("authenticate: %w",
+		apierrors.New(http.StatusUnauthorized, apierrors.CodeExpiredAPIKey, "Key expired on 2026-01-01"))
 
-	fmt.Println(errors.Is(err, apierrors.ErrExpiredAPIKey), errors.Is(err, apierrors.ErrRevokedAPIKey))
+	fmt.Println(errors.Is(err, apierrors.CodeExpiredAPIKey), errors.Is(err, apierrors.CodeRevokedAPIKey))
 	var apiErr *apierrors.Error
 	if errors.As(err, &apiErr) {
 		fmt.Println(apiErr.Status, apiErr.Code, apiErr.Message)
@@ -125,4 +125,19 @@ func ExampleError_Is() {
 	// Output:
 	// true false
 	// 401 expired_api_key Key expired on 2026-01-01
+}
+
+// Decode reads an error body back, as a client or a test does.
+func ExampleDecode() {
+	w := httptest.NewRecorder()
+	apierrors.Write(w, httptest.NewRequest("GET", "/", nil), apierrors.NewInvalidParameter("limit", "limit must be at most 100"))
+
+	e, err := apierrors.Decode(w.Body)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(e.Status, e.Code, e.Param, errors.Is(e, apierrors.CodeInvalidParameter))
+	// Output:
+	// 400 invalid_parameter limit true
 }

@@ -7,8 +7,7 @@ import (
 
 // HandlerFunc is an HTTP handler that returns an error instead of writing
 // it. Its ServeHTTP method writes a returned error with Write, that is with
-// the Writer installed by Writer.Middleware or else Writer{}; use
-// Writer.Handler to name a Writer.
+// the Writer installed by Writer.Middleware, or else the zero Writer.
 //
 // If the function has already started the response when it returns an
 // error, the error is logged and not written: a second body would corrupt
@@ -17,29 +16,15 @@ type HandlerFunc func(http.ResponseWriter, *http.Request) error
 
 // ServeHTTP calls f and writes any error it returns.
 func (f HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	serve(writerFor(r), f, w, r)
-}
-
-// Handler returns an http.Handler that calls f and writes any error it
-// returns with wr (a nil wr: the Writer in the request's context).
-func (wr *Writer) Handler(f HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		serve(wr, f, w, r)
-	})
-}
-
-func serve(wr *Writer, f HandlerFunc, w http.ResponseWriter, r *http.Request) {
-	if wr == nil {
-		wr = writerFor(r)
-	}
 	tw := &trackingWriter{ResponseWriter: w}
 	err := f(tw, r)
 	if err == nil {
 		return
 	}
+	wr := writerFor(r)
 	if tw.started {
 		wr.logger().LogAttrs(r.Context(), slog.LevelError, "gatekey: handler error after response started",
-			requestAttrs(r, slog.Any("error", err))...)
+			requestAttrs(w, r, slog.Any("error", err))...)
 		return
 	}
 	wr.Write(w, r, err)

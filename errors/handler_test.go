@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	apierrors "github.com/gatekey/gatekey/errors"
 )
@@ -26,8 +27,10 @@ func TestHandlerFunc(t *testing.T) {
 			wantStatus: 200, wantBody: "ok",
 		},
 		{
-			name:       "api error",
-			h:          func(http.ResponseWriter, *http.Request) error { return apierrors.NewConflict("Name taken") },
+			name: "api error",
+			h: func(http.ResponseWriter, *http.Request) error {
+				return apierrors.New(409, apierrors.CodeConflict, "Name taken")
+			},
 			wantStatus: 409, wantBody: `{"error":{"status":409,"code":"conflict","message":"Name taken"}}` + "\n",
 		},
 		{
@@ -51,7 +54,7 @@ func TestHandlerFunc(t *testing.T) {
 				if err := http.NewResponseController(w).Flush(); err != nil {
 					t.Errorf("Flush through the adapter: %v", err)
 				}
-				return apierrors.ErrNotFound
+				return notFound()
 			},
 			wantStatus: 200, wantBody: "", wantLog: "not_found",
 		},
@@ -59,9 +62,9 @@ func TestHandlerFunc(t *testing.T) {
 			name: "writes twice",
 			h: func(w http.ResponseWriter, r *http.Request) error {
 				quiet := &apierrors.Writer{Logger: bufLogger(new(bytes.Buffer))}
-				quiet.Write(w, r, apierrors.ErrNotFound)
-				quiet.Write(w, r, apierrors.ErrInternal)
-				return apierrors.ErrRateLimited
+				quiet.Write(w, r, notFound())
+				quiet.Write(w, r, apierrors.NewInternal(nil))
+				return apierrors.NewTooManyRequests(time.Second)
 			},
 			wantStatus: 404, wantBody: `{"error":{"status":404,"code":"not_found","message":"Not found"}}` + "\n",
 			wantLog: "rate_limit_exceeded",
@@ -70,7 +73,7 @@ func TestHandlerFunc(t *testing.T) {
 			name: "early hints then error",
 			h: func(w http.ResponseWriter, r *http.Request) error {
 				w.WriteHeader(http.StatusEarlyHints)
-				return apierrors.ErrNotFound
+				return notFound()
 			},
 			wantStatus: 404, wantBody: `{"error":{"status":404,"code":"not_found","message":"Not found"}}` + "\n",
 		},
@@ -79,7 +82,7 @@ func TestHandlerFunc(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer
 			wr := &apierrors.Writer{Logger: bufLogger(&logs)}
-			srv := httptest.NewServer(wr.Handler(tc.h))
+			srv := httptest.NewServer(wr.Middleware(tc.h))
 			defer srv.Close()
 			resp, err := srv.Client().Get(srv.URL)
 			if err != nil {

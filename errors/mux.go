@@ -7,29 +7,23 @@ import (
 
 // Mux returns a handler that routes exactly as mux does, but answers the
 // requests that mux itself would reject with plain text, "404 page not
-// found" and "405 method not allowed", with JSON errors written by Write
-// (the Writer installed by Writer.Middleware, or Writer{}). The 405 keeps
-// mux's Allow header. Requests that match a pattern, and the redirects mux
-// issues for unclean paths, are untouched.
+// found" and "405 method not allowed", with JSON errors written by Write.
+// The 405 keeps mux's Allow header. Requests that match a pattern, and the
+// redirects mux issues for unclean paths, are untouched.
 //
 // Only mux's own answers are replaced: a routed handler that writes a 404
 // itself is not affected. Nested ServeMuxes need wrapping each.
+// middleware.Gate does this for any router; Mux is for a ServeMux used
+// without it.
 func Mux(mux *http.ServeMux) http.Handler {
-	return (*Writer)(nil).Mux(mux)
-}
-
-// Mux is like the package-level Mux but writes errors with wr (a nil wr:
-// the Writer in the request's context).
-func (wr *Writer) Mux(mux *http.ServeMux) http.Handler {
 	if mux == nil {
-		panic("errors: Mux called with a nil *http.ServeMux")
+		panic("apierrors: Mux called with a nil *http.ServeMux")
 	}
-	return &muxHandler{mux: mux, wr: wr}
+	return &muxHandler{mux: mux}
 }
 
 type muxHandler struct {
 	mux *http.ServeMux
-	wr  *Writer // nil: the Writer in the request's context
 }
 
 func (m *muxHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -46,11 +40,13 @@ func (m *muxHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.ServeHTTP(&rec, r)
 	switch rec.status {
 	case http.StatusNotFound:
-		m.wr.Write(w, r, ErrNotFound)
+		Write(w, r, New(http.StatusNotFound, CodeNotFound, "Not found"))
 	case http.StatusMethodNotAllowed:
-		e := ErrMethodNotAllowed.clone()
-		e.Header = http.Header{"Allow": rec.header["Allow"]}
-		m.wr.Write(w, r, e)
+		var allowed []string
+		if v := rec.header.Get("Allow"); v != "" {
+			allowed = []string{v}
+		}
+		Write(w, r, NewMethodNotAllowed(allowed...))
 	default:
 		dst := w.Header()
 		for k, v := range rec.header {

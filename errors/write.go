@@ -31,8 +31,6 @@ const (
 // sends EncodingObject bodies, switches to RFC 9457 problem details for
 // clients whose Accept header prefers application/problem+json, and logs
 // through slog.Default.
-//
-// A Writer must not be modified while it is in use.
 type Writer struct {
 	// Encoding is the body shape sent unless content negotiation picks
 	// problem details.
@@ -50,37 +48,39 @@ type Writer struct {
 }
 
 // Write sends err to the client with the Writer that Writer.Middleware put
-// in r's context, or with Writer{} when there is none: see Writer.Write.
-// Middleware and handlers call Write so that one Writer, installed once,
-// shapes every error a service sends.
+// in r's context, or with the zero Writer when there is none: see
+// Writer.Write. gatekey's middleware, HandlerFunc and Mux all write through
+// Write, so one Writer, installed once, shapes every error a service sends.
 func Write(w http.ResponseWriter, r *http.Request, err error) {
 	writerFor(r).Write(w, r, err)
 }
 
 type writerKey struct{}
 
-var zeroWriter = &Writer{}
-
-// writerFor returns the Writer installed in r's context, or Writer{}.
+// writerFor returns the Writer installed in r's context, or the zero Writer.
 func writerFor(r *http.Request) *Writer {
 	if r != nil {
-		if wr, ok := r.Context().Value(writerKey{}).(*Writer); ok && wr != nil {
+		if wr, ok := r.Context().Value(writerKey{}).(*Writer); ok {
 			return wr
 		}
 	}
-	return zeroWriter
+	return &zeroWriter
 }
 
-// Middleware returns next with wr installed in each request's context, so
-// that Write, HandlerFunc and Mux (and the gatekey middleware, unless told
-// otherwise) write errors with wr. Put it outermost. A nil wr installs
-// nothing.
+// zeroWriter is the Writer used when none is installed. Nothing writes to it.
+var zeroWriter Writer
+
+// Middleware returns next with a copy of wr installed in each request's
+// context, so that Write, HandlerFunc, Mux and the gatekey middleware write
+// errors with it. Put it outermost; middleware.Gate does. Changing wr
+// afterwards changes nothing.
 func (wr *Writer) Middleware(next http.Handler) http.Handler {
 	if wr == nil {
-		return next
+		panic("apierrors: Middleware called on a nil *Writer")
 	}
+	c := *wr
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), writerKey{}, wr)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), writerKey{}, &c)))
 	})
 }
 
@@ -96,12 +96,29 @@ var (
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
+// requestIDHeader is the response header that middleware.RequestID sets.
+// Write copies it into error bodies, so that body and header always agree,
+// whatever order the middleware runs in.
+const requestIDHeader = "X-Request-Id"
+
+// requestID returns the request id of the response being written: the
+// X-Request-Id response header, or "".
+func requestID(w http.ResponseWriter) string {
+	if w == nil {
+		return ""
+	}
+	if v := w.Header()[requestIDHeader]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // Write sends err to the client as a JSON error.
 //
 // If err is or wraps an *Error, that error is sent: its status, code,
-// message and optional fields, its extra headers, and the request id from
-// r's context (see ContextWithRequestID) or from a well-formed X-Request-Id
-// header when the error has none. Any other error is sent as a generic 500
+// message and optional fields, and its extra headers. An empty RequestID is
+// filled in from the response's X-Request-Id header, which
+// middleware.RequestID sets. Any other error is sent as a generic 500
 // internal_error whose body reveals nothing of it; the error itself is
 // logged. An *Error whose Status is not a 4xx or 5xx code is treated the
 // same way. A nil err writes nothing.
@@ -115,25 +132,22 @@ func (wr *Writer) Write(w http.ResponseWriter, r *http.Request, err error) {
 	if err == nil {
 		return
 	}
-	if wr == nil {
-		wr = writerFor(r)
-	}
 	if responseStarted(w) {
 		wr.logger().LogAttrs(ctxOf(r), slog.LevelError, "gatekey: error after response started",
-			requestAttrs(r, slog.Any("error", err))...)
+			requestAttrs(w, r, slog.Any("error", err))...)
 		return
 	}
 
-	var e Error // a copy: shared values such as ErrNotFound are never modified
+	var e Error // a copy: the caller's value is never modified
 	var ae *Error
 	if errors.As(err, &ae) && ae != nil && ae.Status >= 400 && ae.Status <= 599 {
 		e = *ae
 		if e.Status >= 500 && e.Err != nil {
-			wr.logServerError(r, e.Status, err)
+			wr.logServerError(w, r, e.Status, err)
 		}
 	} else {
-		e = *ErrInternal
-		wr.logServerError(r, http.StatusInternalServerError, err)
+		e = *NewInternal(nil)
+		wr.logServerError(w, r, http.StatusInternalServerError, err)
 	}
 	if e.Code == "" {
 		e.Code = defaultCode(e.Status)
@@ -142,7 +156,7 @@ func (wr *Writer) Write(w http.ResponseWriter, r *http.Request, err error) {
 		e.Message = http.StatusText(e.Status)
 	}
 	if e.RequestID == "" {
-		e.RequestID = requestID(r)
+		e.RequestID = requestID(w)
 	}
 
 	encoding := wr.Encoding
@@ -153,7 +167,9 @@ func (wr *Writer) Write(w http.ResponseWriter, r *http.Request, err error) {
 
 	h := w.Header()
 	for k, v := range e.Header {
-		h[http.CanonicalHeaderKey(k)] = v
+		if len(v) > 0 {
+			h[http.CanonicalHeaderKey(k)] = v
+		}
 	}
 	h.Del("Content-Length")
 	h.Del("Content-Encoding")
@@ -180,7 +196,7 @@ func (wr *Writer) Write(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if encErr != nil {
 		wr.logger().LogAttrs(ctxOf(r), slog.LevelError, "gatekey: error details not encodable",
-			requestAttrs(r, slog.Any("error", encErr))...)
+			requestAttrs(w, r, slog.Any("error", encErr))...)
 	}
 
 	w.WriteHeader(e.Status)
@@ -200,19 +216,19 @@ func (wr *Writer) logger() *slog.Logger {
 	return slog.Default()
 }
 
-func (wr *Writer) logServerError(r *http.Request, status int, err error) {
+func (wr *Writer) logServerError(w http.ResponseWriter, r *http.Request, status int, err error) {
 	wr.logger().LogAttrs(ctxOf(r), slog.LevelError, "gatekey: server error",
-		requestAttrs(r, slog.Int("status", status), slog.Any("error", err))...)
+		requestAttrs(w, r, slog.Int("status", status), slog.Any("error", err))...)
 }
 
-// requestAttrs describes r for a log line. It names the path but never the
-// query, which may hold credentials.
-func requestAttrs(r *http.Request, extra ...slog.Attr) []slog.Attr {
+// requestAttrs describes r for a log line. It names the method and the
+// path but never the query, which may hold credentials.
+func requestAttrs(w http.ResponseWriter, r *http.Request, extra ...slog.Attr) []slog.Attr {
 	if r == nil {
 		return extra
 	}
 	attrs := make([]slog.Attr, 0, 3+len(extra))
-	if id := requestID(r); id != "" {
+	if id := requestID(w); id != "" {
 		attrs = append(attrs, slog.String("request_id", id))
 	}
 	attrs = append(attrs, slog.String("method", r.Method))

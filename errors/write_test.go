@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -24,7 +25,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
-// allErrors is every constructor and ready-made value, in a stable order.
+// allErrors is every constructor, and New with each code gatekey sends, in
+// a stable order.
 func allErrors() []struct {
 	name string
 	err  *apierrors.Error
@@ -33,39 +35,29 @@ func allErrors() []struct {
 		name string
 		err  *apierrors.Error
 	}{
-		{"NewBadRequest", apierrors.NewBadRequest("Request body is not valid JSON")},
+		{"New/bad_request", apierrors.New(400, apierrors.CodeBadRequest, "Request body is not valid JSON")},
 		{"NewInvalidParameter", apierrors.NewInvalidParameter("name", "name must be 1 to 100 characters")},
-		{"ErrAmbiguousCredentials", apierrors.ErrAmbiguousCredentials},
-		{"NewUnauthorized", apierrors.NewUnauthorized("Sign in first")},
-		{"ErrMissingAPIKey", apierrors.ErrMissingAPIKey},
-		{"ErrInvalidAPIKey", apierrors.ErrInvalidAPIKey},
-		{"ErrExpiredAPIKey", apierrors.ErrExpiredAPIKey},
-		{"ErrRevokedAPIKey", apierrors.ErrRevokedAPIKey},
-		{"ErrDisabledAPIKey", apierrors.ErrDisabledAPIKey},
-		{"NewPaymentRequired", apierrors.NewPaymentRequired("Your plan does not include this feature")},
-		{"NewForbidden", apierrors.NewForbidden("Forbidden")},
-		{"ErrInsufficientPermissions", apierrors.ErrInsufficientPermissions},
-		{"ErrSecretKeyRequired", apierrors.ErrSecretKeyRequired},
-		{"ErrHTTPSRequired", apierrors.ErrHTTPSRequired},
-		{"ErrIPNotAllowed", apierrors.ErrIPNotAllowed},
-		{"NewNotFound", apierrors.NewNotFound("No such monitor")},
-		{"ErrNotFound", apierrors.ErrNotFound},
+		{"New/ambiguous_credentials", apierrors.New(400, apierrors.CodeAmbiguousCredentials, "Send exactly one key")},
+		{"New/missing_api_key", apierrors.New(401, apierrors.CodeMissingAPIKey, "No API key provided")},
+		{"New/invalid_api_key", apierrors.New(401, apierrors.CodeInvalidAPIKey, "Invalid or missing API key")},
+		{"New/payment_required", apierrors.New(402, apierrors.CodePaymentRequired, "Your plan does not include this feature")},
+		{"New/insufficient_permissions", apierrors.New(403, apierrors.CodeInsufficientPermissions, "Read-only key")},
+		{"New/not_found", apierrors.New(404, apierrors.CodeNotFound, "No such monitor")},
 		{"NewMethodNotAllowed", apierrors.NewMethodNotAllowed("GET", "HEAD")},
-		{"ErrMethodNotAllowed", apierrors.ErrMethodNotAllowed},
-		{"NewConflict", apierrors.NewConflict("A key with this id already exists")},
-		{"NewTooManyRequests", apierrors.NewTooManyRequests("Rate limit exceeded", 1500*time.Millisecond)},
-		{"ErrRateLimited", apierrors.ErrRateLimited},
+		{"NewMethodNotAllowed/none", apierrors.NewMethodNotAllowed()},
+		{"New/conflict", apierrors.New(409, apierrors.CodeConflict, "A key with this id already exists")},
+		{"NewTooManyRequests", apierrors.NewTooManyRequests(1500 * time.Millisecond)},
 		{"NewInternal", apierrors.NewInternal(errors.New("db: connection reset"))},
-		{"ErrInternal", apierrors.ErrInternal},
-		{"NewBadGateway", apierrors.NewBadGateway("Upstream failed")},
-		{"NewServiceUnavailable", apierrors.NewServiceUnavailable("Key store unreachable", 2*time.Second)},
-		{"ErrServiceUnavailable", apierrors.ErrServiceUnavailable},
-		{"NewGatewayTimeout", apierrors.NewGatewayTimeout("Upstream timed out")},
-		{"WithEverything", apierrors.ErrInvalidAPIKey.
-			WithParam("api_key").
-			WithDocURL("https://docs.example.com/errors/invalid_api_key").
-			WithDetails("hint", "use a secret key").
-			WithHeader("WWW-Authenticate", `Bearer realm="api"`)},
+		{"New/bad_gateway", apierrors.New(502, apierrors.CodeBadGateway, "Upstream failed")},
+		{"NewServiceUnavailable", apierrors.NewServiceUnavailable(2 * time.Second)},
+		{"New/gateway_timeout", apierrors.New(504, apierrors.CodeGatewayTimeout, "Upstream timed out")},
+		{"WithEverything", func() *apierrors.Error {
+			e := apierrors.NewInvalidParameter("api_key", "Invalid or missing API key").
+				WithDetails("hint", "use a secret key").
+				WithHeader("WWW-Authenticate", `Bearer realm="api"`)
+			e.DocURL = "https://docs.example.com/errors/invalid_api_key"
+			return e
+		}()},
 	}
 }
 
@@ -99,8 +91,9 @@ func TestWriteGolden(t *testing.T) {
 			enc.wr.Logger = bufLogger(&logs)
 			var got bytes.Buffer
 			for _, tc := range allErrors() {
-				r := newRequest("GET", "/v1/things", "X-Request-Id", "req_golden")
+				r := newRequest("GET", "/v1/things")
 				w := httptest.NewRecorder()
+				w.Header().Set("X-Request-Id", "req_golden") // as middleware.RequestID sets it
 				enc.wr.Write(w, r, tc.err)
 				fmt.Fprintf(&got, "### %s\n%d\n", tc.name, w.Code)
 				for _, k := range slices.Sorted(func(yield func(string) bool) {
@@ -139,7 +132,7 @@ func TestWriteRoundTrip(t *testing.T) {
 	type object struct {
 		Error struct {
 			Status    int            `json:"status"`
-			Code      string         `json:"code"`
+			Code      apierrors.Code `json:"code"`
 			Message   string         `json:"message"`
 			Param     string         `json:"param"`
 			RequestID string         `json:"request_id"`
@@ -152,19 +145,20 @@ func TestWriteRoundTrip(t *testing.T) {
 		Title     string         `json:"title"`
 		Status    int            `json:"status"`
 		Detail    string         `json:"detail"`
-		Code      string         `json:"code"`
+		Code      apierrors.Code `json:"code"`
 		Param     string         `json:"param"`
 		RequestID string         `json:"request_id"`
 		Details   map[string]any `json:"details"`
 	}
 	for _, tc := range allErrors() {
 		t.Run(tc.name, func(t *testing.T) {
-			e := tc.err.WithMessage("quote \" backslash \\ <tag> & \u2028 \x01 \xff é").
-				WithDetails("n", 3.0)
+			e := tc.err.WithDetails("n", 3.0)
+			e.Message = "quote \" backslash \\ <tag> & \u2028 \x01 \xff é"
 			wr := apierrors.Writer{Logger: bufLogger(new(bytes.Buffer))}
-			r := newRequest("POST", "/x", "X-Request-Id", "abc-123")
+			r := newRequest("POST", "/x")
 
 			w := httptest.NewRecorder()
+			w.Header().Set("X-Request-Id", "abc-123")
 			wr.Write(w, r, e)
 			var o object
 			dec := json.NewDecoder(w.Body)
@@ -247,7 +241,7 @@ func TestWriteNonAPIError(t *testing.T) {
 }
 
 func TestWriteWrapped(t *testing.T) {
-	err := fmt.Errorf("handler: %w", apierrors.NewNotFound("No such monitor"))
+	err := fmt.Errorf("handler: %w", apierrors.New(404, apierrors.CodeNotFound, "No such monitor"))
 	w := httptest.NewRecorder()
 	apierrors.Write(w, newRequest("GET", "/"), err)
 	if w.Code != 404 || !strings.Contains(w.Body.String(), `"code":"not_found"`) {
@@ -271,7 +265,7 @@ func TestWriteFillsDefaults(t *testing.T) {
 
 func TestWriteHeadHasNoBody(t *testing.T) {
 	w := httptest.NewRecorder()
-	apierrors.Write(w, newRequest("HEAD", "/"), apierrors.ErrInvalidAPIKey)
+	apierrors.Write(w, newRequest("HEAD", "/"), apierrors.New(401, apierrors.CodeInvalidAPIKey, "Invalid"))
 	if w.Code != 401 || w.Body.Len() != 0 {
 		t.Errorf("HEAD: %d with %d body bytes", w.Code, w.Body.Len())
 	}
@@ -285,7 +279,7 @@ func TestWriteHeaders(t *testing.T) {
 	w.Header().Set("Content-Length", "1234")
 	w.Header().Set("Content-Encoding", "gzip")
 	w.Header().Set("Vary", "Origin")
-	apierrors.Write(w, newRequest("GET", "/"), apierrors.NewTooManyRequests("slow down", 2001*time.Millisecond))
+	apierrors.Write(w, newRequest("GET", "/"), apierrors.NewTooManyRequests(2001*time.Millisecond))
 	want := http.Header{
 		"Content-Type":           {"application/json"},
 		"X-Content-Type-Options": {"nosniff"},
@@ -298,7 +292,7 @@ func TestWriteHeaders(t *testing.T) {
 
 	w = httptest.NewRecorder()
 	wr := apierrors.Writer{DisableNegotiation: true}
-	wr.Write(w, newRequest("GET", "/", "Accept", "application/problem+json"), apierrors.ErrNotFound)
+	wr.Write(w, newRequest("GET", "/", "Accept", "application/problem+json"), notFound())
 	if w.Header().Get("Vary") != "" || w.Header().Get("Content-Type") != "application/json" {
 		t.Errorf("negotiation disabled, got headers %v", w.Header())
 	}
@@ -306,43 +300,41 @@ func TestWriteHeaders(t *testing.T) {
 	// Vary is not repeated.
 	w = httptest.NewRecorder()
 	w.Header().Set("Vary", "accept, Origin")
-	apierrors.Write(w, newRequest("GET", "/"), apierrors.ErrNotFound)
+	apierrors.Write(w, newRequest("GET", "/"), notFound())
 	if got := w.Header()["Vary"]; !slices.Equal(got, []string{"accept, Origin"}) {
 		t.Errorf("Vary = %q", got)
 	}
 }
 
+// TestWriteRequestID: the body's request_id is the response's X-Request-Id
+// header, never the request's.
 func TestWriteRequestID(t *testing.T) {
-	long := strings.Repeat("a", 10<<10)
 	tests := []struct {
-		name string
-		r    *http.Request
-		want string
+		name     string
+		response string // X-Request-Id already on the response
+		explicit string // Error.RequestID
+		want     string
 	}{
-		{"context wins", newRequest("GET", "/", "X-Request-Id", "from-header").WithContext(
-			apierrors.ContextWithRequestID(context.Background(), "req_ctx")), "req_ctx"},
-		{"valid header", newRequest("GET", "/", "X-Request-Id", "abc:1.2_3-4"), "abc:1.2_3-4"},
-		{"10 KB header", newRequest("GET", "/", "X-Request-Id", long), ""},
-		{"bad chars", newRequest("GET", "/", "X-Request-Id", `x"},"evil":"`), ""},
-		{"two headers", newRequest("GET", "/", "X-Request-Id", "a", "X-Request-Id", "b"), ""},
-		{"none", newRequest("GET", "/"), ""},
+		{"from the response header", "req_abc", "", "req_abc"},
+		{"none", "", "", ""},
+		{"explicit wins", "req_abc", "req_mine", "req_mine"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			w := httptest.NewRecorder()
-			apierrors.Write(w, tc.r, apierrors.ErrNotFound)
-			var body struct {
-				Error map[string]any `json:"error"`
+			if tc.response != "" {
+				w.Header().Set("X-Request-Id", tc.response)
 			}
-			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
-				t.Fatalf("body %q: %v", w.Body, err)
+			e := notFound()
+			e.RequestID = tc.explicit
+			// A request header is a client's claim, not the response's id.
+			apierrors.Write(w, newRequest("GET", "/", "X-Request-Id", "from-the-client"), e)
+			got, err := apierrors.Decode(w.Body)
+			if err != nil {
+				t.Fatal(err)
 			}
-			got, _ := body.Error["request_id"].(string)
-			if got != tc.want {
-				t.Errorf("request_id = %q, want %q", got, tc.want)
-			}
-			if w.Body.Len() > 1024 {
-				t.Errorf("body is %d bytes", w.Body.Len())
+			if got.RequestID != tc.want {
+				t.Errorf("request_id = %q, want %q", got.RequestID, tc.want)
 			}
 		})
 	}
@@ -352,7 +344,7 @@ func TestWriteUnencodableDetails(t *testing.T) {
 	var logs bytes.Buffer
 	wr := apierrors.Writer{Logger: bufLogger(&logs)}
 	w := httptest.NewRecorder()
-	wr.Write(w, newRequest("GET", "/"), apierrors.NewBadRequest("bad").WithDetails("ch", make(chan int)))
+	wr.Write(w, newRequest("GET", "/"), apierrors.New(400, "", "bad").WithDetails("ch", make(chan int)))
 	var v map[string]map[string]any
 	if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
 		t.Fatalf("body %q is not JSON: %v", w.Body, err)
@@ -388,7 +380,7 @@ func TestWriteAfterResponseStarted(t *testing.T) {
 	rec := httptest.NewRecorder()
 	rec.WriteHeader(200)
 	rec.WriteString(`{"ok":true}`)
-	wr.Write(wrapper{started{rec}}, newRequest("GET", "/"), apierrors.ErrInternal)
+	wr.Write(wrapper{started{rec}}, newRequest("GET", "/"), apierrors.NewInternal(nil))
 	if rec.Code != 200 || rec.Body.String() != `{"ok":true}` {
 		t.Errorf("response changed: %d %q", rec.Code, rec.Body)
 	}
@@ -398,12 +390,15 @@ func TestWriteAfterResponseStarted(t *testing.T) {
 }
 
 func TestErrorIsAs(t *testing.T) {
-	e := apierrors.ErrInvalidAPIKey.WithMessage("custom").WithCause(context.DeadlineExceeded)
+	e := apierrors.New(401, apierrors.CodeInvalidAPIKey, "custom").WithCause(context.DeadlineExceeded)
 	wrapped := fmt.Errorf("auth: %w", e)
-	if !errors.Is(wrapped, apierrors.ErrInvalidAPIKey) {
-		t.Error("same code does not match with errors.Is")
+	if !errors.Is(wrapped, apierrors.CodeInvalidAPIKey) {
+		t.Error("the Code does not match with errors.Is")
 	}
-	if errors.Is(wrapped, apierrors.ErrExpiredAPIKey) {
+	if !errors.Is(wrapped, apierrors.New(401, apierrors.CodeInvalidAPIKey, "")) {
+		t.Error("an *Error with the same code does not match")
+	}
+	if errors.Is(wrapped, apierrors.CodeExpiredAPIKey) || errors.Is(wrapped, apierrors.New(401, apierrors.CodeExpiredAPIKey, "")) {
 		t.Error("different codes match")
 	}
 	if !errors.Is(wrapped, context.DeadlineExceeded) {
@@ -413,37 +408,67 @@ func TestErrorIsAs(t *testing.T) {
 	if !errors.As(wrapped, &ae) || ae.Message != "custom" {
 		t.Errorf("errors.As = %v", ae)
 	}
-	if got, want := e.Error(), "errors: 401 invalid_api_key: custom: context deadline exceeded"; got != want {
+	if got, want := e.Error(), "apierrors: 401 invalid_api_key: custom: context deadline exceeded"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
-	// The With methods never modify the receiver.
-	if apierrors.ErrInvalidAPIKey.Message != "Invalid or missing API key" || apierrors.ErrInvalidAPIKey.Err != nil {
-		t.Errorf("ErrInvalidAPIKey was modified: %+v", apierrors.ErrInvalidAPIKey)
+	if got, want := apierrors.CodeNotFound.Error(), "not_found"; got != want {
+		t.Errorf("Code.Error() = %q, want %q", got, want)
 	}
-	h := apierrors.ErrRateLimited.WithRetryAfter(time.Second)
+	// The With methods never modify the receiver.
+	h := apierrors.NewTooManyRequests(time.Second)
 	h2 := h.WithHeader("X-Other", "1")
 	if h.Header.Get("X-Other") != "" || h2.Header.Get("Retry-After") != "1" {
 		t.Errorf("WithHeader shares headers: %v %v", h.Header, h2.Header)
 	}
-	d := apierrors.ErrNotFound.WithDetails("a", 1)
+	d := notFound().WithDetails("a", 1)
 	d.WithDetails("b", 2)
 	if len(d.Details) != 1 {
 		t.Errorf("WithDetails shares details: %v", d.Details)
 	}
+	c := d.WithCause(io.EOF)
+	if d.Err != nil || c.Err != io.EOF {
+		t.Errorf("WithCause changed its receiver: %v %v", d.Err, c.Err)
+	}
 }
 
-func TestRetryAfterSeconds(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		-time.Second:                      "0",
-		0:                                 "0",
-		time.Nanosecond:                   "1",
-		time.Second:                       "1",
-		time.Second + time.Nanosecond:     "2",
-		59*time.Second + time.Millisecond: "60",
-		24 * time.Hour:                    "86400",
+// TestConstructorsFresh: every constructor returns a new value, so that
+// changing one answer changes no other.
+func TestConstructorsFresh(t *testing.T) {
+	for _, mk := range []func() *apierrors.Error{
+		func() *apierrors.Error { return apierrors.New(404, apierrors.CodeNotFound, "x") },
+		func() *apierrors.Error { return apierrors.NewInvalidParameter("p", "x") },
+		func() *apierrors.Error { return apierrors.NewMethodNotAllowed("GET") },
+		func() *apierrors.Error { return apierrors.NewTooManyRequests(time.Second) },
+		func() *apierrors.Error { return apierrors.NewServiceUnavailable(time.Second) },
+		func() *apierrors.Error { return apierrors.NewInternal(nil) },
 	} {
-		if got := apierrors.RetryAfterSeconds(d); got != want {
-			t.Errorf("RetryAfterSeconds(%v) = %q, want %q", d, got, want)
+		a := mk()
+		want := *mk()
+		want.Header = want.Header.Clone()
+		a.Message = "changed"
+		if a.Header != nil {
+			a.Header.Set("Retry-After", "999")
+			a.Header.Set("Allow", "NOTHING")
+		}
+		b := mk()
+		if diff := cmp.Diff(want, *b); diff != "" {
+			t.Errorf("%s: changing one value changed the next (-want +got):\n%s", want.Code, diff)
+		}
+	}
+}
+
+func TestDelaySeconds(t *testing.T) {
+	for d, want := range map[time.Duration]int64{
+		-time.Second:                      0,
+		0:                                 0,
+		time.Nanosecond:                   1,
+		time.Second:                       1,
+		time.Second + time.Nanosecond:     2,
+		59*time.Second + time.Millisecond: 60,
+		24 * time.Hour:                    86400,
+	} {
+		if got := apierrors.DelaySeconds(d); got != want {
+			t.Errorf("DelaySeconds(%v) = %d, want %d", d, got, want)
 		}
 	}
 }
@@ -452,12 +477,13 @@ func TestWriterMiddleware(t *testing.T) {
 	simple := &apierrors.Writer{Encoding: apierrors.EncodingSimple}
 	mux := http.NewServeMux()
 	mux.Handle("GET /fail", apierrors.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
-		return apierrors.NewConflict("taken")
+		return apierrors.New(409, apierrors.CodeConflict, "taken")
 	}))
 	mux.HandleFunc("GET /write", func(w http.ResponseWriter, r *http.Request) {
-		apierrors.Write(w, r, apierrors.ErrRateLimited)
+		apierrors.Write(w, r, apierrors.NewTooManyRequests(time.Second))
 	})
 	h := simple.Middleware(apierrors.Mux(mux))
+	simple.Encoding = apierrors.EncodingProblem // too late: Middleware took a copy
 	for path, want := range map[string]string{
 		"/fail":  `{"error":"taken"}`,
 		"/write": `{"error":"Rate limit exceeded"}`,
@@ -469,45 +495,26 @@ func TestWriterMiddleware(t *testing.T) {
 			t.Errorf("%s: body %s, want %s", path, got, want)
 		}
 	}
+
+	// A Writer named explicitly wins over the one in the context.
+	problem := &apierrors.Writer{Encoding: apierrors.EncodingProblem}
+	h = (&apierrors.Writer{Encoding: apierrors.EncodingSimple}).Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, r, notFound())
+	}))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, newRequest("GET", "/"))
+	if got := w.Header().Get("Content-Type"); got != "application/problem+json" {
+		t.Errorf("explicit Writer: Content-Type %q", got)
+	}
 }
 
-// TestWriterPrecedence: a Writer named explicitly wins over the one in the
-// context, and a nil *Writer stands for the one in the context.
-func TestWriterPrecedence(t *testing.T) {
-	simple := &apierrors.Writer{Encoding: apierrors.EncodingSimple}
-	problem := &apierrors.Writer{Encoding: apierrors.EncodingProblem}
-	mux := http.NewServeMux()
-	fail := func(http.ResponseWriter, *http.Request) error { return apierrors.NewConflict("taken") }
-	mux.Handle("GET /explicit", problem.Handler(fail))
-	mux.Handle("GET /nil", (*apierrors.Writer)(nil).Handler(fail))
-	mux.HandleFunc("GET /nil-write", func(w http.ResponseWriter, r *http.Request) {
-		(*apierrors.Writer)(nil).Write(w, r, apierrors.ErrNotFound)
-	})
-	tests := []struct {
-		h           http.Handler
-		path, ctype string
-	}{
-		{simple.Middleware(problem.Mux(mux)), "/nope", "application/problem+json"},
-		{simple.Middleware(apierrors.Mux(mux)), "/explicit", "application/problem+json"},
-		{simple.Middleware(apierrors.Mux(mux)), "/nil", "application/json"},
-		{simple.Middleware(apierrors.Mux(mux)), "/nil-write", "application/json"},
-		{(*apierrors.Writer)(nil).Middleware(apierrors.Mux(mux)), "/nil-write", "application/json"},
-	}
-	for _, tc := range tests {
-		w := httptest.NewRecorder()
-		tc.h.ServeHTTP(w, newRequest("GET", tc.path))
-		if got := w.Header().Get("Content-Type"); got != tc.ctype {
-			t.Errorf("%s: Content-Type %q, want %q (body %s)", tc.path, got, tc.ctype, w.Body)
+func TestWriterMiddlewareNil(t *testing.T) {
+	defer func() {
+		if v := recover(); v == nil || !strings.HasPrefix(fmt.Sprint(v), "apierrors: ") {
+			t.Errorf("panic %v, want one naming the package", v)
 		}
-		if tc.ctype == "application/json" && !strings.HasPrefix(w.Body.String(), `{"error":"`) &&
-			!strings.HasPrefix(w.Body.String(), `{"error":{`) {
-			t.Errorf("%s: body %s", tc.path, w.Body)
-		}
-	}
-	// With simple installed, the nil Writer writes the simple form.
-	w := httptest.NewRecorder()
-	simple.Middleware(apierrors.Mux(mux)).ServeHTTP(w, newRequest("GET", "/nil"))
-	if got := strings.TrimSpace(w.Body.String()); got != `{"error":"taken"}` {
-		t.Errorf("nil Writer under simple: %s", got)
-	}
+	}()
+	(*apierrors.Writer)(nil).Middleware(http.NotFoundHandler())
 }
+
+func notFound() *apierrors.Error { return apierrors.New(404, apierrors.CodeNotFound, "Not found") }

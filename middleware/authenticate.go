@@ -23,37 +23,43 @@ type KeyVerifier interface {
 	Verify(ctx context.Context, presented string) (*apikey.Key, error)
 }
 
-// unavailableRetryAfter is the Retry-After of a 503 when the key store
-// cannot be reached.
+// unavailableRetryAfter is the Retry-After of a 503 when a store cannot be
+// reached.
 const unavailableRetryAfter = 2 * time.Second
 
-// Authenticator requires a valid API key on every request except CORS
-// preflights, and puts the key's record in the request context (see
-// KeyFromContext). The plaintext key never enters the context.
+// Authenticator requires a valid API key on every request, and puts the
+// key's record in the request context (see KeyFromContext). The plaintext
+// key never enters the context. No request is let through without a key:
+// CORS preflights, which browsers send without credentials, are the CORS
+// part's to answer in front of it.
 //
-// Failures are answered, without calling the next handler, as DESIGN.md's
-// table fixes: 401 missing_api_key when no credentials are sent; 401
-// invalid_api_key, identical for malformed, unknown and wrong-secret keys;
-// 401 expired_api_key, revoked_api_key or disabled_api_key only to a caller
-// who presented the genuine secret; 400 ambiguous_credentials for repeated
+// Failures are answered without calling the next handler: 401
+// missing_api_key when no credentials are sent; 401 invalid_api_key,
+// identical for malformed, unknown and wrong-secret keys; 401
+// expired_api_key, revoked_api_key or disabled_api_key only to a caller who
+// presented the genuine secret; 400 ambiguous_credentials for repeated
 // Authorization headers or credentials in more than one place; 403
 // ip_not_allowed when the key is restricted to networks the client is not
-// in; and 503 service_unavailable with Retry-After when the key store
-// cannot answer in time (never a 401, never the handler). Every 401 carries
-// WWW-Authenticate.
+// in; 429 rate_limit_exceeded to an address the Throttle blocks; and 503
+// service_unavailable with Retry-After when the key store cannot answer in
+// time (never a 401, never the handler). Every 401 carries a
+// WWW-Authenticate challenge for each accepted Authorization scheme; the
+// Bearer challenge has error="invalid_token" (RFC 6750) when a bearer
+// token was presented and refused.
 //
 // A store that hangs is cut off by the request's deadline or by the
 // verifier's own bound (apikey.VerifierConfig.LookupTimeout).
 //
-// Verifier is required; the other fields have working zero values. The
-// Authenticator must not be modified after Handler is called.
+// Verifier is required; the other fields have working zero values. Handler
+// takes a copy of the configuration: changing the Authenticator afterwards
+// does not change the handler.
 type Authenticator struct {
 	// Verifier checks presented keys. Required.
 	Verifier KeyVerifier
 
-	// Sources lists where keys are accepted. Empty means DefaultSources
-	// (Bearer, token and Basic, in the Authorization header). Enabling
-	// SourceQuery puts keys in URLs: see its documentation.
+	// Sources lists where keys are accepted, in order. Empty means Bearer,
+	// token and Basic, in the Authorization header. Enabling SourceQuery
+	// puts keys in URLs: see its documentation.
 	Sources []Source
 
 	// HeaderName is the header read by SourceHeader. Empty means
@@ -68,13 +74,13 @@ type Authenticator struct {
 	// Empty means "api".
 	Realm string
 
-	// Proxies resolves the client address checked against a key's
-	// AllowedNetworks. The zero value uses the TCP peer.
+	// Proxies resolves the client address that a key's AllowedNetworks and
+	// the Throttle see. The zero value uses the TCP peer.
 	Proxies TrustedProxies
 
 	// Throttle, if set, counts invalid_api_key answers per client address
-	// (resolved with Proxies) and answers 429 rate_limit_exceeded, before
-	// any key look-up, to addresses past its limit. See AuthThrottle.
+	// and answers 429 rate_limit_exceeded, before any key look-up, to
+	// addresses past its limit. See AuthThrottle.
 	Throttle *AuthThrottle
 
 	// RejectSecretKeysFromBrowsers answers 403 publishable_key_required
@@ -87,38 +93,62 @@ type Authenticator struct {
 	OnSuccess func(r *http.Request, key *apikey.Key)
 
 	// OnFailure, if set, is called with each rejected request and the error
-	// about to be written. Its Code tells the kind of failure, and its
-	// cause (Unwrap) the internal reason, such as an *apikey.FormatError.
-	// Neither holds the presented key.
+	// about to be written (a copy: changing it changes nothing). Its Code
+	// tells the kind of failure, and its cause (Unwrap) the internal
+	// reason, such as an *apikey.FormatError. Neither holds the presented
+	// key.
 	OnFailure func(r *http.Request, err *apierrors.Error)
 
-	// Errors writes rejections. Nil means apierrors.Write: the Writer
-	// installed by apierrors.Writer.Middleware, or the default one.
-	Errors *apierrors.Writer
-
-	// Logger, if set, receives a line per rejection (store failures at
-	// level Error, others at Debug), naming keys only by their id.
+	// Logger receives a line per rejection (store failures at level Error,
+	// others at Debug), naming keys only by their id. Nil means
+	// slog.Default().
 	Logger *slog.Logger
 }
 
-// authenticator is the immutable form of an Authenticator, with defaults
-// filled in. Handler also prepares its rejections once (prepared); the
-// Authenticate method, which builds an authenticator per call, builds a
-// rejection only when a request fails.
-type authenticator struct {
-	Authenticator
-	prepared                                     bool
-	missing, invalid, expired, revoked, disabled *apierrors.Error
+// The kinds of 401, indexes of authenticator.rejections.
+const (
+	rejectMissing = iota
+	rejectInvalid
+	rejectExpired
+	rejectRevoked
+	rejectDisabled
+	rejectKinds
+)
+
+var rejectCodes = [rejectKinds]struct {
+	code apierrors.Code
+	msg  string
+}{
+	rejectMissing:  {apierrors.CodeMissingAPIKey, "No API key provided"},
+	rejectInvalid:  {apierrors.CodeInvalidAPIKey, "Invalid or missing API key"},
+	rejectExpired:  {apierrors.CodeExpiredAPIKey, "This API key has expired"},
+	rejectRevoked:  {apierrors.CodeRevokedAPIKey, "This API key has been revoked"},
+	rejectDisabled: {apierrors.CodeDisabledAPIKey, "This API key is disabled"},
 }
 
-// settings fills in c's defaults and panics on a misconfiguration. It does
-// not allocate for the default header name.
-func (c *authenticator) settings() {
+// authenticator is the immutable form of an Authenticator, with defaults
+// filled in. Handler also prepares its 401s once; the Authenticate method,
+// which builds an authenticator per call, builds a 401 only when a request
+// fails.
+type authenticator struct {
+	Authenticator
+	challenge [2]string // WWW-Authenticate without and with error="invalid_token"
+
+	prepared   bool
+	rejections [rejectKinds][2]*apierrors.Error // [kind][bearer presented]; shared: never modify
+}
+
+// settings returns a's configuration with defaults filled in, and panics
+// on a misconfiguration.
+func (a *Authenticator) settings() *authenticator {
+	c := &authenticator{Authenticator: *a}
 	if c.Verifier == nil {
 		panic("middleware: Authenticator.Verifier is nil")
 	}
 	if len(c.Sources) == 0 {
-		c.Sources = DefaultSources
+		c.Sources = defaultSources[:]
+	} else {
+		c.Sources = append([]Source(nil), c.Sources...)
 	}
 	for _, s := range c.Sources {
 		if s < SourceBearer || s > SourceQuery {
@@ -139,52 +169,63 @@ func (c *authenticator) settings() {
 	if strings.ContainsAny(c.Realm, "\"\\\r\n") {
 		panic("middleware: Authenticator.Realm must not contain quotes, backslashes or line breaks")
 	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Throttle != nil {
+		c.Throttle.init() // panics on a misconfigured throttle, now rather than later
+	}
+	c.challenge[0] = c.buildChallenge(false)
+	c.challenge[1] = c.buildChallenge(true)
+	return c
 }
 
-// prepare builds the rejections once, for Handler.
+// prepare builds the 401s once, for Handler.
 func (c *authenticator) prepare() {
-	c.missing = c.rejection(apierrors.ErrMissingAPIKey)
-	c.invalid = c.rejection(apierrors.ErrInvalidAPIKey)
-	c.expired = c.rejection(apierrors.ErrExpiredAPIKey)
-	c.revoked = c.rejection(apierrors.ErrRevokedAPIKey)
-	c.disabled = c.rejection(apierrors.ErrDisabledAPIKey)
+	for kind := range rejectKinds {
+		for bearer := range 2 {
+			c.rejections[kind][bearer] = c.newRejection(kind, bearer == 1)
+		}
+	}
 	c.prepared = true
 }
 
-// rejection returns the 401 for base with its WWW-Authenticate challenge:
-// the prepared one when there is one.
-func (c *authenticator) rejection(base *apierrors.Error) *apierrors.Error {
+// rejection returns the 401 of a kind; bearer says whether a bearer token
+// was presented. The result may be shared: never modify it.
+func (c *authenticator) rejection(kind int, bearer bool) *apierrors.Error {
+	b := 0
+	if bearer {
+		b = 1
+	}
 	if c.prepared {
-		switch base {
-		case apierrors.ErrMissingAPIKey:
-			return c.missing
-		case apierrors.ErrInvalidAPIKey:
-			return c.invalid
-		case apierrors.ErrExpiredAPIKey:
-			return c.expired
-		case apierrors.ErrRevokedAPIKey:
-			return c.revoked
-		case apierrors.ErrDisabledAPIKey:
-			return c.disabled
-		}
+		return c.rejections[kind][b]
 	}
-	bearerError := "invalid_token"
-	if base == apierrors.ErrMissingAPIKey {
-		bearerError = "" // RFC 6750 3.1: no error code when no credentials were sent
-	}
-	return base.WithHeader("WWW-Authenticate", c.challenge(bearerError))
+	return c.newRejection(kind, bearer)
 }
 
-// challenge builds the WWW-Authenticate value naming every accepted
-// Authorization scheme; bearerError is RFC 6750's error attribute.
-func (c *authenticator) challenge(bearerError string) string {
+func (c *authenticator) newRejection(kind int, bearer bool) *apierrors.Error {
+	rc := rejectCodes[kind]
+	// RFC 6750, 3.1: an error code only for a bearer token that was
+	// presented, never when no credentials were sent.
+	withError := bearer && kind != rejectMissing
+	ch := c.challenge[0]
+	if withError {
+		ch = c.challenge[1]
+	}
+	return apierrors.New(http.StatusUnauthorized, rc.code, rc.msg).WithHeader("WWW-Authenticate", ch)
+}
+
+// buildChallenge builds the WWW-Authenticate value naming every accepted
+// Authorization scheme; invalidToken adds RFC 6750's error attribute to the
+// Bearer challenge.
+func (c *authenticator) buildChallenge(invalidToken bool) string {
 	var parts []string
 	for _, s := range c.Sources {
 		switch s {
 		case SourceBearer:
 			p := `Bearer realm="` + c.Realm + `"`
-			if bearerError != "" {
-				p += `, error="` + bearerError + `"`
+			if invalidToken {
+				p += `, error="invalid_token"`
 			}
 			parts = append(parts, p)
 		case SourceToken:
@@ -201,15 +242,16 @@ func (c *authenticator) challenge(bearerError string) string {
 }
 
 // Authenticate checks the credentials of r and returns the key's record,
-// or an *apierrors.Error saying why it was refused. It is the decision that
-// Handler makes, without HTTP around it; unlike Handler it does not skip
-// CORS preflights. Like Handler, it panics if the configuration is invalid.
+// or an *apierrors.Error saying why it was refused: the decision that
+// Handler makes, without its side effects. It does not count a failure
+// against the Throttle (it does consult the Throttle's block list), call
+// OnSuccess or OnFailure, or log; the Verifier may still cache what it
+// looked up. Like Handler, it panics if the configuration is invalid.
 func (a *Authenticator) Authenticate(r *http.Request) (*apikey.Key, error) {
-	c := authenticator{Authenticator: *a}
-	c.settings()
-	k, err := c.authenticate(r)
-	if err != nil {
-		return nil, err
+	c := a.settings()
+	k, f := c.authenticate(r)
+	if f != nil {
+		return nil, f.err.WithCause(f.cause)
 	}
 	return k, nil
 }
@@ -217,17 +259,16 @@ func (a *Authenticator) Authenticate(r *http.Request) (*apikey.Key, error) {
 // Handler returns next behind authentication. It panics if Verifier is nil
 // or the configuration is invalid.
 func (a *Authenticator) Handler(next http.Handler) http.Handler {
-	c := &authenticator{Authenticator: *a}
-	c.settings()
+	c := a.settings()
 	c.prepare()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isPreflight(r) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		key, err := c.authenticate(r)
-		if err != nil {
-			c.Errors.Write(w, r, err)
+		key, f := c.authenticate(r)
+		if f != nil {
+			if f.invalid {
+				c.countFailure(r, f)
+			}
+			c.report(r, f)
+			apierrors.Write(w, r, f.err)
 			return
 		}
 		if c.OnSuccess != nil {
@@ -237,114 +278,116 @@ func (a *Authenticator) Handler(next http.Handler) http.Handler {
 	})
 }
 
-// authenticate returns the key or the *apierrors.Error to send.
-func (c *authenticator) authenticate(r *http.Request) (*apikey.Key, *apierrors.Error) {
+// A failure is a refused request: the answer, and what hooks and logs learn.
+type failure struct {
+	err     *apierrors.Error // the answer; may be shared: never modify
+	cause   error            // the internal reason, or nil
+	key     *apikey.Key      // the refused key, when its secret matched
+	invalid bool             // an invalid_api_key answer, which the Throttle counts
+}
+
+var errThrottled = errors.New("middleware: too many failed authentications from this address")
+
+// authenticate returns the key, or the failure to answer. It has no side
+// effects of its own.
+func (c *authenticator) authenticate(r *http.Request) (*apikey.Key, *failure) {
 	if c.Throttle != nil && c.Throttle.anyBlocked() {
 		// Resolving the client address walks X-Forwarded-For: only pay for
 		// it when some address is blocked.
 		if wait, blocked := c.Throttle.Blocked(c.Proxies.ClientAddr(r)); blocked {
-			return nil, c.fail(r, apierrors.ErrRateLimited.WithRetryAfter(wait), errThrottled, nil)
+			return nil, &failure{err: apierrors.NewTooManyRequests(wait), cause: errThrottled}
 		}
 	}
-	presented, _, err := credentials(r, c.Sources, c.HeaderName, c.QueryParam)
+	presented, src, err := credentials(r, c.Sources, c.HeaderName, c.QueryParam)
+	bearer := src == SourceBearer
 	switch err {
 	case nil:
 	case errNoCredentials:
-		return nil, c.fail(r, c.rejection(apierrors.ErrMissingAPIKey), nil, nil)
+		return nil, &failure{err: c.rejection(rejectMissing, false)}
 	case errAmbiguousCredentials:
-		return nil, c.fail(r, apierrors.ErrAmbiguousCredentials, err, nil)
+		return nil, &failure{err: apierrors.New(http.StatusBadRequest, apierrors.CodeAmbiguousCredentials,
+			"API key credentials were provided in more than one place; send exactly one"), cause: err}
 	default:
-		return nil, c.invalidKey(r, err)
+		return nil, &failure{err: c.rejection(rejectInvalid, bearer), cause: err, invalid: true}
 	}
 
 	key, err := c.Verifier.Verify(r.Context(), presented)
 	if err != nil {
 		switch {
 		case errors.Is(err, apikey.ErrUnavailable):
-			return nil, c.fail(r, apierrors.ErrServiceUnavailable.WithRetryAfter(unavailableRetryAfter), err, nil)
+			return nil, &failure{err: apierrors.NewServiceUnavailable(unavailableRetryAfter), cause: err}
 		case errors.Is(err, apikey.ErrInvalidKey):
-			return nil, c.invalidKey(r, err)
+			return nil, &failure{err: c.rejection(rejectInvalid, bearer), cause: err, invalid: true}
 		case errors.Is(err, apikey.ErrExpired):
-			return nil, c.fail(r, c.rejection(apierrors.ErrExpiredAPIKey), err, key)
+			return nil, &failure{err: c.rejection(rejectExpired, bearer), cause: err, key: key}
 		case errors.Is(err, apikey.ErrRevoked):
-			return nil, c.fail(r, c.rejection(apierrors.ErrRevokedAPIKey), err, key)
+			return nil, &failure{err: c.rejection(rejectRevoked, bearer), cause: err, key: key}
 		case errors.Is(err, apikey.ErrDisabled):
-			return nil, c.fail(r, c.rejection(apierrors.ErrDisabledAPIKey), err, key)
+			return nil, &failure{err: c.rejection(rejectDisabled, bearer), cause: err, key: key}
 		default:
 			// Not a verdict about the key: fail closed, as a server error.
-			return nil, c.fail(r, apierrors.ErrInternal, err, nil)
+			return nil, &failure{err: apierrors.NewInternal(nil), cause: err}
 		}
 	}
 	if key == nil {
-		return nil, c.fail(r, apierrors.ErrInternal, errors.New("middleware: verifier returned no key and no error"), nil)
+		return nil, &failure{err: apierrors.NewInternal(nil), cause: errors.New("middleware: verifier returned no key and no error")}
 	}
 	if len(key.AllowedNetworks) > 0 && !key.AllowsAddr(c.Proxies.ClientAddr(r)) {
-		return nil, c.fail(r, apierrors.ErrIPNotAllowed, nil, key)
+		return nil, &failure{err: apierrors.New(http.StatusForbidden, apierrors.CodeIPNotAllowed,
+			"This API key may not be used from this IP address"), key: key}
 	}
 	if c.RejectSecretKeysFromBrowsers && key.Type == apikey.SecretKey && len(r.Header["Origin"]) > 0 {
-		return nil, c.fail(r, apierrors.ErrPublishableKeyRequired, nil, key)
+		return nil, &failure{err: apierrors.New(http.StatusForbidden, apierrors.CodePublishableKeyRequired,
+			"Secret API keys must not be used in browsers or other client-side code; use a publishable key (pk_…) there and keep secret keys on your server"), key: key}
 	}
 	return key, nil
 }
 
-var errThrottled = errors.New("middleware: too many failed authentications from this address")
-
-// invalidKey answers an invalid key, counting it against the client's
-// address when a Throttle is set; the failure that exhausts the allowance
-// is answered 429 rather than 401.
-func (c *authenticator) invalidKey(r *http.Request, cause error) *apierrors.Error {
-	if c.Throttle != nil {
-		wait, blocked, err := c.Throttle.Failed(r.Context(), c.Proxies.ClientAddr(r))
-		if err != nil && c.Logger != nil {
-			c.Logger.LogAttrs(r.Context(), slog.LevelError, "gatekey: auth throttle store failed", slog.String("error", err.Error()))
-		}
-		if blocked {
-			return c.fail(r, apierrors.ErrRateLimited.WithRetryAfter(wait), errThrottled, nil)
-		}
+// countFailure counts an invalid key against the client's address. The
+// failure that finds the address's allowance already spent is answered 429
+// rather than 401.
+func (c *authenticator) countFailure(r *http.Request, f *failure) {
+	if c.Throttle == nil {
+		return
 	}
-	return c.fail(r, c.rejection(apierrors.ErrInvalidAPIKey), cause, nil)
+	wait, blocked, err := c.Throttle.Failed(r.Context(), c.Proxies.ClientAddr(r))
+	if err != nil {
+		c.Logger.LogAttrs(r.Context(), slog.LevelError, "gatekey: auth throttle store failed", slog.String("error", err.Error()))
+	}
+	if blocked {
+		f.err, f.cause = apierrors.NewTooManyRequests(wait), errThrottled
+	}
 }
 
-// fail reports a rejection to the hook and the logger and returns the error
-// to write. key is set when the rejected key was genuine.
-func (c *authenticator) fail(r *http.Request, e *apierrors.Error, cause error, key *apikey.Key) *apierrors.Error {
-	if cause != nil && (c.OnFailure != nil || e.Status >= 500) {
-		// Keep the cause for the hook and for the 5xx log line.
-		e = e.WithCause(cause)
-	}
+// report tells the hook and the logger about a rejection.
+func (c *authenticator) report(r *http.Request, f *failure) {
 	if c.OnFailure != nil {
-		c.OnFailure(r, e)
+		c.OnFailure(r, f.err.WithCause(f.cause)) // a copy: the hook cannot change shared answers
 	}
-	if c.Logger != nil {
-		level := slog.LevelDebug
-		if e.Status >= 500 {
-			level = slog.LevelError
-		}
-		attrs := []slog.Attr{slog.String("code", e.Code), slog.String("method", r.Method), slog.String("path", r.URL.Path)}
-		if id, ok := apierrors.RequestIDFromContext(r.Context()); ok {
-			attrs = append(attrs, slog.String("request_id", id))
-		}
-		if key != nil {
-			attrs = append(attrs, slog.String("key_id", key.ID))
-		}
-		if cause != nil {
-			attrs = append(attrs, slog.String("reason", cause.Error()))
-		}
-		c.Logger.LogAttrs(r.Context(), level, "gatekey: authentication failed", attrs...)
+	level := slog.LevelDebug
+	if f.err.Status >= 500 {
+		level = slog.LevelError
 	}
-	return e
+	ctx := r.Context()
+	if !c.Logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{slog.String("code", string(f.err.Code)), slog.String("method", r.Method)}
+	if id, ok := RequestIDFromContext(ctx); ok {
+		attrs = append(attrs, slog.String("request_id", id))
+	}
+	if f.key != nil {
+		attrs = append(attrs, slog.String("key_id", f.key.ID))
+	}
+	if f.cause != nil {
+		attrs = append(attrs, slog.String("reason", f.cause.Error()))
+	}
+	c.Logger.LogAttrs(ctx, level, "gatekey: authentication failed", attrs...)
 }
 
-// isPreflight reports whether r is a CORS preflight request, which browsers
-// send without credentials: OPTIONS with Origin and
-// Access-Control-Request-Method.
-func isPreflight(r *http.Request) bool {
-	return r.Method == http.MethodOptions && len(r.Header["Access-Control-Request-Method"]) > 0 &&
-		len(r.Header["Origin"]) > 0
-}
-
-// KeyFromContext returns the API key record that Authenticator stored in
-// ctx. The record is shared: do not modify it.
+// KeyFromContext returns the API key record that the Authenticator stored
+// in ctx. Behind an Authenticator it always reports true. The record is
+// shared: do not modify it.
 func KeyFromContext(ctx context.Context) (*apikey.Key, bool) {
 	return keyctx.From(ctx)
 }

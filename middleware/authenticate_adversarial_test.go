@@ -54,7 +54,7 @@ func TestAdversarialDeadKeysIndistinguishableWithoutSecret(t *testing.T) {
 	auth := (&middleware.Authenticator{
 		Verifier:  f.mgr,
 		Logger:    slog.New(slog.DiscardHandler),
-		OnFailure: func(_ *http.Request, e *apierrors.Error) { codes = append(codes, e.Code) },
+		OnFailure: func(_ *http.Request, e *apierrors.Error) { codes = append(codes, string(e.Code)) },
 	}).Handler(&okHandler{})
 	presented := map[string]string{
 		"unknown id":           srWrongSecret(srRelabel(f.keys["secret"], "sk_live_")[:8] + "ZZZZZZZZZZZZ" + f.keys["secret"][20:]),
@@ -92,7 +92,7 @@ func TestAdversarialDeadKeysIndistinguishableWithoutSecret(t *testing.T) {
 		}
 	}
 	for _, c := range codes {
-		if c != apierrors.CodeInvalidAPIKey {
+		if c != string(apierrors.CodeInvalidAPIKey) {
 			t.Errorf("OnFailure saw code %q for a caller without the secret", c)
 		}
 	}

@@ -57,13 +57,13 @@ func TestAuthenticateCredentialForms(t *testing.T) {
 		{"query not enabled", nil, "/?api_key=" + key, nil, 401, "missing_api_key", challenge},
 		{"bearer without token", nil, "/", []hdr{{"Authorization", "Bearer"}}, 401, "invalid_api_key", invalidChallenge},
 		{"bearer empty token", nil, "/", []hdr{{"Authorization", "Bearer "}}, 401, "invalid_api_key", invalidChallenge},
-		{"bearer tab", nil, "/", []hdr{{"Authorization", "Bearer\t" + key}}, 401, "invalid_api_key", invalidChallenge},
+		{"bearer tab", nil, "/", []hdr{{"Authorization", "Bearer\t" + key}}, 401, "invalid_api_key", challenge},
 		{"bearer trailing param", nil, "/", []hdr{{"Authorization", "Bearer " + key + ", realm=x"}}, 401, "invalid_api_key", invalidChallenge},
 		{"bearer trailing space", nil, "/", []hdr{{"Authorization", "Bearer " + key + " "}}, 401, "invalid_api_key", invalidChallenge},
-		{"unknown scheme", nil, "/", []hdr{{"Authorization", "Digest " + key}}, 401, "invalid_api_key", invalidChallenge},
-		{"basic bad base64", nil, "/", []hdr{{"Authorization", "Basic " + key + "!"}}, 401, "invalid_api_key", invalidChallenge},
-		{"basic with password", nil, "/", []hdr{{"Authorization", basic(key, "hunter2")}}, 401, "invalid_api_key", invalidChallenge},
-		{"basic key as password", nil, "/", []hdr{{"Authorization", basic("", key)}}, 401, "invalid_api_key", invalidChallenge},
+		{"unknown scheme", nil, "/", []hdr{{"Authorization", "Digest " + key}}, 401, "invalid_api_key", challenge},
+		{"basic bad base64", nil, "/", []hdr{{"Authorization", "Basic " + key + "!"}}, 401, "invalid_api_key", challenge},
+		{"basic with password", nil, "/", []hdr{{"Authorization", basic(key, "hunter2")}}, 401, "invalid_api_key", challenge},
+		{"basic key as password", nil, "/", []hdr{{"Authorization", basic("", key)}}, 401, "invalid_api_key", challenge},
 		{"non-ascii", nil, "/", []hdr{{"Authorization", "Bearer " + key + "é"}}, 401, "invalid_api_key", invalidChallenge},
 		{"nul byte", nil, "/", []hdr{{"Authorization", "Bearer " + key[:20] + "\x00" + key[21:]}}, 401, "invalid_api_key", invalidChallenge},
 		{"8 KB header", nil, "/", []hdr{{"Authorization", "Bearer " + key + strings.Repeat("A", 8<<10)}}, 401, "invalid_api_key", invalidChallenge},
@@ -101,7 +101,7 @@ func TestAuthenticateCredentialForms(t *testing.T) {
 			if h.called {
 				t.Error("handler was called")
 			}
-			if got := decodeError(t, w).Error.Code; got != tc.code {
+			if got := string(decodeError(t, w).Code); got != tc.code {
 				t.Errorf("code %q, want %q", got, tc.code)
 			}
 			if got := w.Header().Get("WWW-Authenticate"); got != tc.challenge {
@@ -175,7 +175,7 @@ func TestAuthenticateKeyStates(t *testing.T) {
 			auth := &middleware.Authenticator{
 				Verifier:                     f.mgr,
 				RejectSecretKeysFromBrowsers: true,
-				OnFailure:                    func(_ *http.Request, e *apierrors.Error) { failures = append(failures, e.Code) },
+				OnFailure:                    func(_ *http.Request, e *apierrors.Error) { failures = append(failures, string(e.Code)) },
 			}
 			h := &okHandler{}
 			r := httptest.NewRequest("GET", "/", nil)
@@ -200,7 +200,7 @@ func TestAuthenticateKeyStates(t *testing.T) {
 			if h.called {
 				t.Error("handler was called")
 			}
-			if got := decodeError(t, w).Error.Code; got != tc.code {
+			if got := string(decodeError(t, w).Code); got != tc.code {
 				t.Errorf("code %q, want %q", got, tc.code)
 			}
 			if diff := cmp.Diff([]string{tc.code}, failures); diff != "" {
@@ -292,7 +292,7 @@ func TestAuthenticateStoreUnavailable(t *testing.T) {
 			if w.Code != 503 || h.called {
 				t.Fatalf("status %d handler=%v, want 503 without the handler", w.Code, h.called)
 			}
-			if got := decodeError(t, w).Error.Code; got != "service_unavailable" {
+			if got := string(decodeError(t, w).Code); got != "service_unavailable" {
 				t.Errorf("code %q", got)
 			}
 			if w.Header().Get("Retry-After") == "" {
@@ -318,29 +318,24 @@ func (hangingStore) LookupKey(ctx context.Context, _ string) (*apikey.Key, error
 	return nil, ctx.Err()
 }
 
-func TestAuthenticatePreflightPasses(t *testing.T) {
+// TestAuthenticatePreflightRefused: a CORS preflight carries no key, so
+// the Authenticator refuses it like any keyless request. Answering
+// preflights is the CORS part's job, in front of it; letting them through
+// here let a keyless OPTIONS reach any method-less route.
+func TestAuthenticatePreflightRefused(t *testing.T) {
 	f := newFixture(t)
 	auth := &middleware.Authenticator{Verifier: f.mgr}
-	h := &okHandler{}
-	r := httptest.NewRequest("OPTIONS", "/v1/monitors", nil)
-	r.Header.Set("Origin", "https://app.example.com")
-	r.Header.Set("Access-Control-Request-Method", "POST")
-	w := httptest.NewRecorder()
-	auth.Handler(h).ServeHTTP(w, r)
-	if !h.called || h.key != nil {
-		t.Errorf("preflight: handler called=%v key=%v", h.called, h.key)
-	}
-
-	// A plain OPTIONS request is authenticated like any other, and so is
-	// one that is not a preflight for want of an Origin.
+	preflight := httptest.NewRequest("OPTIONS", "/v1/monitors", nil)
+	preflight.Header.Set("Origin", "https://app.example.com")
+	preflight.Header.Set("Access-Control-Request-Method", "POST")
 	noOrigin := httptest.NewRequest("OPTIONS", "/v1/monitors", nil)
 	noOrigin.Header.Set("Access-Control-Request-Method", "POST")
-	for _, r := range []*http.Request{httptest.NewRequest("OPTIONS", "/v1/monitors", nil), noOrigin} {
-		h = &okHandler{}
-		w = httptest.NewRecorder()
+	for _, r := range []*http.Request{preflight, httptest.NewRequest("OPTIONS", "/v1/monitors", nil), noOrigin} {
+		h := &okHandler{}
+		w := httptest.NewRecorder()
 		auth.Handler(h).ServeHTTP(w, r)
 		if w.Code != 401 || h.called {
-			t.Errorf("OPTIONS %v: %d, handler=%v", r.Header, w.Code, h.called)
+			t.Errorf("OPTIONS %v: %d, handler=%v; want 401 without the handler", r.Header, w.Code, h.called)
 		}
 	}
 }
@@ -370,11 +365,11 @@ func (failingVerifier) Verify(context.Context, string) (*apikey.Key, error) {
 }
 
 func TestAuthenticateUnexpectedVerifierError(t *testing.T) {
-	auth := &middleware.Authenticator{Verifier: failingVerifier{}, Errors: &apierrors.Writer{Logger: slog.New(slog.DiscardHandler)}}
+	auth := &middleware.Authenticator{Verifier: failingVerifier{}, Logger: slog.New(slog.DiscardHandler)}
 	r := httptest.NewRequest("GET", "/", nil)
 	r.Header.Set("Authorization", "Bearer whatever")
 	w := httptest.NewRecorder()
-	auth.Handler(&okHandler{}).ServeHTTP(w, r)
+	quietWriter(auth.Handler(&okHandler{})).ServeHTTP(w, r)
 	if w.Code != 500 || strings.Contains(w.Body.String(), "boom") {
 		t.Errorf("got %d %s", w.Code, w.Body)
 	}
@@ -389,16 +384,23 @@ func TestAuthenticateMethod(t *testing.T) {
 	if err != nil || k.ID != f.recs["secret-ro"].ID {
 		t.Fatalf("Authenticate = %v, %v", k, err)
 	}
-	r.Header.Set("Authorization", "token "+f.keys["revoked"])
+	r.Header.Set("Authorization", "Bearer "+f.keys["revoked"])
 	_, err = a.Authenticate(r)
 	var ae *apierrors.Error
-	if !errors.Is(err, apierrors.ErrRevokedAPIKey) || !errors.As(err, &ae) ||
+	if !errors.Is(err, apierrors.CodeRevokedAPIKey) || !errors.As(err, &ae) ||
 		!strings.Contains(ae.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
-		t.Fatalf("Authenticate(revoked) err = %v", err)
+		t.Fatalf("Authenticate(revoked bearer token) err = %v", err)
+	}
+	// RFC 6750's error attribute is about bearer tokens: a key sent another
+	// way is refused without it.
+	r.Header.Set("Authorization", "token "+f.keys["revoked"])
+	_, err = a.Authenticate(r)
+	if !errors.As(err, &ae) || ae.Code != apierrors.CodeRevokedAPIKey || strings.Contains(ae.Header.Get("WWW-Authenticate"), "error=") {
+		t.Fatalf("Authenticate(revoked, token scheme) err = %v, WWW-Authenticate %q", err, ae.Header.Get("WWW-Authenticate"))
 	}
 	r.Header.Del("Authorization")
 	_, err = a.Authenticate(r)
-	if !errors.As(err, &ae) || ae.Code != "missing_api_key" || ae.Header.Get("WWW-Authenticate") != `Bearer realm="api", token realm="api", Basic realm="api", charset="UTF-8"` {
+	if !errors.As(err, &ae) || ae.Code != apierrors.CodeMissingAPIKey || ae.Header.Get("WWW-Authenticate") != `Bearer realm="api", token realm="api", Basic realm="api", charset="UTF-8"` {
 		t.Fatalf("Authenticate(no key) err = %v, header %v", err, ae.Header)
 	}
 }

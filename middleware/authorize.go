@@ -3,130 +3,213 @@ package middleware
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gatekey/gatekey/apikey"
 	apierrors "github.com/gatekey/gatekey/errors"
 )
 
-// The checks in this file run after Authenticator, per route:
+// The per-route checks wrap a route's handler:
 //
 //	mux.Handle("GET /v1/keys", middleware.RequireSecret(listKeys))
 //	mux.Handle("POST /v1/keys", middleware.RequireSecret(middleware.RequireWrite(createKey)))
 //
-// Each passes CORS preflights through, like Authenticator, and answers a
-// request that carries no key (a route left outside Authenticator, a
-// server bug) with 500 internal_error rather than let it through.
+// Each one lets a request through only with an authenticated key that
+// passes it; a request without a key (a route left outside the
+// Authenticator, a server bug) gets 500 internal_error, never the handler.
+// No check skips any request, CORS preflights included: those are the CORS
+// part's to answer.
+//
+// Behind a Gate the checks of a route run in one fixed order whatever
+// order they are nested in: secret-only, read-only versus write, scopes,
+// environment. The Gate finds them on the handler its Router returns, as
+// long as they wrap the route outermost.
 
-var errNoKey = errors.New("middleware: permission check without an authenticated key (is the route behind Authenticator?)")
+var errNoKey = errors.New("middleware: permission check without an authenticated key (is the route behind the Authenticator?)")
 
-// IsReadMethod reports whether method only reads: GET, HEAD and OPTIONS.
+// isReadMethod reports whether method only reads: GET, HEAD and OPTIONS.
 // Every other method, known or not, writes. Method-override headers such as
-// X-HTTP-Method-Override are never consulted.
-func IsReadMethod(method string) bool {
+// X-HTTP-Method-Override are never consulted: this is the one rule.
+func isReadMethod(method string) bool {
 	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
 }
 
-// check wraps next with a test of the request's key; test returns the error
-// to send, or nil to let the request through.
-func check(next http.Handler, test func(r *http.Request, k *apikey.Key) *apierrors.Error) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isPreflight(r) {
-			next.ServeHTTP(w, r)
-			return
+// rules is what a route requires of a key. The zero rules are the Gate's
+// default: a key that may not write may only read.
+type rules struct {
+	secret bool               // RequireSecret
+	write  bool               // RequireWrite
+	method bool               // RequireMethodPermission
+	scopes []string           // RequireScopes
+	env    apikey.Environment // RequireEnvironment; 0: any
+}
+
+// check returns the error to send for key k on request r, or nil. The
+// order of the checks is fixed.
+func (q *rules) check(r *http.Request, k *apikey.Key, byMethod bool) *apierrors.Error {
+	if q.secret && k.Type != apikey.SecretKey {
+		return apierrors.New(http.StatusForbidden, apierrors.CodeSecretKeyRequired,
+			"This request requires a secret API key")
+	}
+	if (q.write || (byMethod || q.method) && !isReadMethod(r.Method)) && !k.CanWrite() {
+		return apierrors.New(http.StatusForbidden, apierrors.CodeInsufficientPermissions,
+			"This API key does not have permission to perform this request")
+	}
+	if len(q.scopes) > 0 {
+		var missing []string
+		for _, s := range q.scopes {
+			if !k.HasScope(s) {
+				missing = append(missing, s)
+			}
 		}
-		k, ok := KeyFromContext(r.Context())
+		if missing != nil {
+			// RFC 6750, 3.1: the scope attribute names what the request needs.
+			return apierrors.New(http.StatusForbidden, apierrors.CodeInsufficientScope,
+				"This API key lacks a scope this request requires").
+				WithDetails("missing_scopes", missing).
+				WithHeader("WWW-Authenticate", `Bearer error="insufficient_scope", scope="`+strings.Join(q.scopes, " ")+`"`)
+		}
+	}
+	if q.env != 0 && k.Environment != q.env {
+		return apierrors.New(http.StatusForbidden, apierrors.CodeEnvironmentNotAllowed,
+			"This API key's environment (live or test) may not use this endpoint")
+	}
+	return nil
+}
+
+// merge adds o's requirements to q.
+func (q *rules) merge(o *rules) {
+	q.secret = q.secret || o.secret
+	q.write = q.write || o.write
+	q.method = q.method || o.method
+	if len(q.scopes) == 0 {
+		q.scopes = o.scopes // shared, never written: no copy on the request path
+	} else if len(o.scopes) > 0 {
+		q.scopes = slices.Concat(q.scopes, o.scopes)
+	}
+	if o.env != 0 {
+		if q.env != 0 && q.env != o.env {
+			q.env = envNone // two environments required: no key has both
+		} else {
+			q.env = o.env
+		}
+	}
+}
+
+// envNone is an Environment no key has, for a route that requires two.
+const envNone apikey.Environment = 255
+
+// requirement is the handler a Require function returns: its rules, then
+// next.
+type requirement struct {
+	rules
+	next http.Handler
+}
+
+func (q *requirement) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	k, ok := KeyFromContext(r.Context())
+	if !ok {
+		apierrors.Write(w, r, apierrors.NewInternal(errNoKey))
+		return
+	}
+	if err := q.check(r, k, false); err != nil {
+		apierrors.Write(w, r, err)
+		return
+	}
+	q.next.ServeHTTP(w, r)
+}
+
+// routeRules collects the rules of the requirements that wrap h outermost.
+func routeRules(h http.Handler) rules {
+	var q rules
+	for {
+		req, ok := h.(*requirement)
 		if !ok {
-			apierrors.Write(w, r, apierrors.NewInternal(errNoKey))
-			return
+			return q
 		}
-		if err := test(r, k); err != nil {
-			apierrors.Write(w, r, err)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+		q.merge(&req.rules)
+		h = req.next
+	}
+}
+
+func require(next http.Handler, q rules) http.Handler {
+	if next == nil {
+		panic("middleware: Require… called with a nil handler")
+	}
+	return &requirement{rules: q, next: next}
 }
 
 // RequireSecret lets only secret keys through; a publishable key gets 403
 // secret_key_required. Use it on routes that list or change account data.
 func RequireSecret(next http.Handler) http.Handler {
-	return check(next, func(_ *http.Request, k *apikey.Key) *apierrors.Error {
-		if k.Type != apikey.SecretKey {
-			return apierrors.ErrSecretKeyRequired
-		}
-		return nil
-	})
+	return require(next, rules{secret: true})
 }
 
 // RequireWrite lets only keys that may write through (secret keys with
 // read-write permission), whatever the method; others get 403
 // insufficient_permissions.
 func RequireWrite(next http.Handler) http.Handler {
-	return check(next, func(_ *http.Request, k *apikey.Key) *apierrors.Error {
-		if !k.CanWrite() {
-			return apierrors.ErrInsufficientPermissions
-		}
-		return nil
-	})
+	return require(next, rules{write: true})
 }
 
-// RequireMethodPermission lets every key use read methods (see
-// IsReadMethod) and only keys that may write use the others; a read-only
-// key on a write method gets 403 insufficient_permissions. Wrap a route, or
-// a router's matched handlers, so that unknown paths and methods are
-// answered 404 and 405 before it runs.
+// RequireMethodPermission lets every key use the read methods (GET, HEAD
+// and OPTIONS) and only keys that may write use the others, known or not; a read-only
+// key on a write method gets 403 insufficient_permissions. The Gate
+// applies this rule to every route; use it on its own where there is no
+// Gate, on a route or on a router's matched handlers, so that unknown paths
+// and methods are answered 404 and 405 before it runs.
 func RequireMethodPermission(next http.Handler) http.Handler {
-	return check(next, func(r *http.Request, k *apikey.Key) *apierrors.Error {
-		if !IsReadMethod(r.Method) && !k.CanWrite() {
-			return apierrors.ErrInsufficientPermissions
-		}
-		return nil
-	})
+	return require(next, rules{method: true})
 }
 
 // RequireEnvironment returns middleware that lets only keys of env through
 // (live keys on a live-only route, say); others get 403
-// environment_not_allowed.
+// environment_not_allowed. It panics if env is not apikey.Live or
+// apikey.Test.
 func RequireEnvironment(env apikey.Environment) func(http.Handler) http.Handler {
 	if !env.Valid() {
 		panic("middleware: RequireEnvironment with an invalid apikey.Environment")
 	}
 	return func(next http.Handler) http.Handler {
-		return check(next, func(_ *http.Request, k *apikey.Key) *apierrors.Error {
-			if k.Environment != env {
-				return apierrors.ErrEnvironmentNotAllowed
-			}
-			return nil
-		})
+		return require(next, rules{env: env})
 	}
 }
 
 // RequireScopes returns middleware that lets through only keys holding
-// every one of scopes; others get 403 insufficient_scope with the missing
-// scopes in the error's details. Scopes are fine-grained grants beyond read
-// and write; a publishable key holds only those explicitly granted to it.
+// every one of scopes; others get 403 insufficient_scope, with the missing
+// scopes in the error's details and, as RFC 6750 describes, a
+// WWW-Authenticate challenge naming the scopes the route needs. Scopes are
+// fine-grained grants beyond read and write; a publishable key holds only
+// those explicitly granted to it. It panics if scopes is empty or a scope
+// is not an RFC 6750 scope token (printable ASCII without spaces, quotes
+// or backslashes).
 func RequireScopes(scopes ...string) func(http.Handler) http.Handler {
 	if len(scopes) == 0 {
 		panic("middleware: RequireScopes needs at least one scope")
 	}
 	for _, s := range scopes {
-		if s == "" || strings.TrimSpace(s) != s {
-			panic("middleware: RequireScopes with an empty or padded scope")
+		if !validScope(s) {
+			panic("middleware: RequireScopes with a scope that is empty or holds a space, quote, backslash or non-ASCII byte")
 		}
 	}
+	scopes = slices.Clone(scopes)
 	return func(next http.Handler) http.Handler {
-		return check(next, func(_ *http.Request, k *apikey.Key) *apierrors.Error {
-			var missing []string
-			for _, s := range scopes {
-				if !k.HasScope(s) {
-					missing = append(missing, s)
-				}
-			}
-			if missing != nil {
-				return apierrors.ErrInsufficientScope.WithDetails("missing_scopes", missing)
-			}
-			return nil
-		})
+		return require(next, rules{scopes: scopes})
 	}
+}
+
+// validScope reports whether s is an RFC 6750 scope-token:
+// 1*( %x21 / %x23-5B / %x5D-7E ).
+func validScope(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }

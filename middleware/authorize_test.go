@@ -4,24 +4,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gatekey/gatekey/apikey"
 	"github.com/gatekey/gatekey/middleware"
 )
-
-func TestIsReadMethod(t *testing.T) {
-	for _, m := range []string{"GET", "HEAD", "OPTIONS"} {
-		if !middleware.IsReadMethod(m) {
-			t.Errorf("%s is not a read method", m)
-		}
-	}
-	for _, m := range []string{"POST", "PUT", "PATCH", "DELETE", "TRACE", "CONNECT", "PROPFIND", "get", "BREW", ""} {
-		if middleware.IsReadMethod(m) {
-			t.Errorf("%q counted as a read method", m)
-		}
-	}
-}
 
 func TestAuthorization(t *testing.T) {
 	f := newFixture(t)
@@ -90,14 +78,21 @@ func TestAuthorization(t *testing.T) {
 				t.Error("handler was called")
 			}
 			body := decodeError(t, w)
-			if body.Error.Code != tc.code {
-				t.Errorf("code %q, want %q", body.Error.Code, tc.code)
+			if string(body.Code) != tc.code {
+				t.Errorf("code %q, want %q", body.Code, tc.code)
 			}
 			if tc.code == "insufficient_scope" {
-				missing, _ := body.Error.Details["missing_scopes"].([]any)
+				missing, _ := body.Details["missing_scopes"].([]any)
 				if len(missing) == 0 || !slices.Contains(missing, any("monitors:write")) {
-					t.Errorf("details %v", body.Error.Details)
+					t.Errorf("details %v", body.Details)
 				}
+				// RFC 6750, 3.1: the challenge names the scopes the route needs.
+				ch := w.Header().Get("WWW-Authenticate")
+				if !strings.HasPrefix(ch, `Bearer error="insufficient_scope", scope="`) || !strings.Contains(ch, "monitors:write") {
+					t.Errorf("WWW-Authenticate %q", ch)
+				}
+			} else if w.Header().Get("WWW-Authenticate") != "" {
+				t.Errorf("403 %s with WWW-Authenticate %q", tc.code, w.Header().Get("WWW-Authenticate"))
 			}
 			assertNoLeak(t, w, f.keys[tc.key])
 		})
@@ -120,14 +115,15 @@ func TestAuthorizationWithoutAuthenticator(t *testing.T) {
 		if w.Code != 500 || h.called {
 			t.Errorf("%s: %d, handler=%v", name, w.Code, h.called)
 		}
-		// Preflights pass, as they do through Authenticator.
+		// A preflight is no exception: it carries no key either.
 		r := httptest.NewRequest("OPTIONS", "/", nil)
 		r.Header.Set("Access-Control-Request-Method", "POST")
 		r.Header.Set("Origin", "https://app.example.com")
 		h = &okHandler{}
-		mw(h).ServeHTTP(httptest.NewRecorder(), r)
-		if !h.called {
-			t.Errorf("%s: preflight blocked", name)
+		w = httptest.NewRecorder()
+		quietWriter(mw(h)).ServeHTTP(w, r)
+		if w.Code != 500 || h.called {
+			t.Errorf("%s: keyless preflight got %d, handler=%v; want 500 without the handler", name, w.Code, h.called)
 		}
 	}
 }
@@ -136,6 +132,9 @@ func TestAuthorizationMisconfiguration(t *testing.T) {
 	for name, f := range map[string]func(){
 		"no scopes":       func() { middleware.RequireScopes() },
 		"empty scope":     func() { middleware.RequireScopes("") },
+		"quoted scope":    func() { middleware.RequireScopes(`a"b`) },
+		"spaced scope":    func() { middleware.RequireScopes("a b") },
+		"nil handler":     func() { middleware.RequireSecret(nil) },
 		"bad environment": func() { middleware.RequireEnvironment(0) },
 	} {
 		func() {

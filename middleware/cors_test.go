@@ -1,8 +1,10 @@
 package middleware_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -34,7 +36,7 @@ func TestCORS(t *testing.T) {
 			want: http.Header{
 				"Access-Control-Allow-Origin":  {"*"},
 				"Access-Control-Allow-Methods": {"GET, HEAD, POST"},
-				"Access-Control-Allow-Headers": {"Authorization, Content-Type, X-API-Key, X-Request-Id"},
+				"Access-Control-Allow-Headers": {"Authorization, Content-Type, Idempotency-Key, X-Request-Id"},
 				"Access-Control-Max-Age":       {"600"},
 				"Vary":                         {"Origin"},
 			},
@@ -46,13 +48,27 @@ func TestCORS(t *testing.T) {
 			want: http.Header{
 				"Access-Control-Allow-Origin":  {"https://app.example.com"},
 				"Access-Control-Allow-Methods": {"DELETE"},
+				"Vary":                         {"Origin"},
 			},
 		},
 		{
 			name: "preflight for an unknown path", origins: []string{"*"}, method: "OPTIONS", path: "/v1/nothing",
 			headers: map[string]string{"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"},
 			status:  404,
-			want:    http.Header{"Content-Type": {"application/json"}},
+			// The browser lets the page read the 404 only with ACAO.
+			want: http.Header{"Content-Type": {"application/json"}, "Access-Control-Allow-Origin": {"*"}},
+		},
+		{
+			name: "preflight for an unknown path, listed origin", origins: []string{"https://app.example.com"}, method: "OPTIONS", path: "/v1/nothing",
+			headers: map[string]string{"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"},
+			status:  404,
+			want:    http.Header{"Access-Control-Allow-Origin": {"https://app.example.com"}, "Vary": {"Origin", "Accept"}},
+		},
+		{
+			name: "same-origin request, listed origins", origins: []string{"https://app.example.com"}, method: "GET", path: "/v1/monitors",
+			status: 200, reachesH: true,
+			// A cache must not serve this answer to a cross-origin request.
+			want: http.Header{"Vary": {"Origin"}}, absent: []string{"Access-Control-Allow-Origin"},
 		},
 		{
 			name: "preflight from an origin not allowed", origins: []string{"https://app.example.com"}, method: "OPTIONS", path: "/v1/monitors",
@@ -66,7 +82,7 @@ func TestCORS(t *testing.T) {
 			status:  200, reachesH: true,
 			want: http.Header{
 				"Access-Control-Allow-Origin":   {"*"},
-				"Access-Control-Expose-Headers": {"RateLimit, RateLimit-Policy, Retry-After, X-Request-Id"},
+				"Access-Control-Expose-Headers": {"RateLimit, RateLimit-Policy, Retry-After, WWW-Authenticate, X-Request-Id"},
 			},
 		},
 		{
@@ -106,6 +122,23 @@ func TestCORS(t *testing.T) {
 					t.Errorf("%s = %q, want none", k, v)
 				}
 			}
+		})
+	}
+}
+
+func TestCORSMisconfiguration(t *testing.T) {
+	for name, c := range map[string]*middleware.CORS{
+		"no routes":     {AllowedOrigins: []string{"*"}},
+		"not an origin": {AllowedOrigins: []string{"app.example.com"}, Routes: http.NewServeMux()},
+		"a list in one": {AllowedOrigins: []string{"https://a.example, https://b.example"}, Routes: http.NewServeMux()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if v := recover(); v == nil || !strings.HasPrefix(fmt.Sprint(v), "middleware: CORS.") {
+					t.Errorf("panic %v, want one naming a CORS field", v)
+				}
+			}()
+			c.Handler(nop)
 		})
 	}
 }

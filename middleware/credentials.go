@@ -36,10 +36,11 @@ const (
 	SourceQuery
 )
 
-// DefaultSources are the sources an Authenticator accepts when its Sources
+// defaultSources are the sources an Authenticator accepts when its Sources
 // field is empty.
-var DefaultSources = []Source{SourceBearer, SourceToken, SourceBasic}
+var defaultSources = [...]Source{SourceBearer, SourceToken, SourceBasic}
 
+// String returns the source's lowercase name, such as "bearer".
 func (s Source) String() string {
 	switch s {
 	case SourceBearer:
@@ -64,10 +65,11 @@ var (
 )
 
 // credentials finds the one API key a request presents in the given
-// sources. It fails with errNoCredentials when there is none,
-// errAmbiguousCredentials when there are several (even if equal) or when
-// Authorization is repeated, and errMalformedCredentials when the
-// Authorization header cannot be read.
+// sources, and the source it came from. It fails with errNoCredentials
+// when there is none, errAmbiguousCredentials when there are several (even
+// if equal) or when Authorization is repeated, and errMalformedCredentials
+// when the Authorization header cannot be read (with the Source of its
+// scheme, if that is an enabled one).
 func credentials(r *http.Request, sources []Source, headerName, queryParam string) (string, Source, error) {
 	var (
 		key   string
@@ -91,7 +93,7 @@ func credentials(r *http.Request, sources []Source, headerName, queryParam strin
 			authDone = true
 			k, s, err := parseAuthorization(authz[0], sources)
 			if err != nil {
-				bad = true
+				bad, found = true, s
 				n++
 				continue
 			}
@@ -123,7 +125,7 @@ func credentials(r *http.Request, sources []Source, headerName, queryParam strin
 	case n > 1:
 		return "", 0, errAmbiguousCredentials
 	case bad:
-		return "", 0, errMalformedCredentials
+		return "", found, errMalformedCredentials
 	case n == 0:
 		return "", 0, errNoCredentials
 	case key == "":
@@ -133,18 +135,11 @@ func credentials(r *http.Request, sources []Source, headerName, queryParam strin
 }
 
 // parseAuthorization reads an Authorization header value in one of the
-// enabled schemes. An unknown or disabled scheme is malformed.
+// enabled schemes. An unknown or disabled scheme is malformed. The Source
+// is that of the scheme even when the credentials are malformed, so that a
+// refusal can say whether a bearer token was presented.
 func parseAuthorization(v string, sources []Source) (string, Source, error) {
 	scheme, rest, ok := strings.Cut(v, " ")
-	if !ok {
-		return "", 0, errMalformedCredentials
-	}
-	// RFC 6750: credentials = "Bearer" 1*SP b64token. Spaces only: a tab or
-	// anything after the token is malformed.
-	param := strings.TrimLeft(rest, " ")
-	if param == "" || !isToken68(param) {
-		return "", 0, errMalformedCredentials
-	}
 	var src Source
 	switch {
 	case strings.EqualFold(scheme, "Bearer"):
@@ -159,16 +154,22 @@ func parseAuthorization(v string, sources []Source) (string, Source, error) {
 	if !slices.Contains(sources, src) {
 		return "", 0, errMalformedCredentials
 	}
+	// RFC 6750: credentials = "Bearer" 1*SP b64token. Spaces only: a tab or
+	// anything after the token is malformed.
+	param := strings.TrimLeft(rest, " ")
+	if !ok || param == "" || !isToken68(param) {
+		return "", src, errMalformedCredentials
+	}
 	if src != SourceBasic {
 		return param, src, nil
 	}
 	raw, err := base64.StdEncoding.Strict().DecodeString(param)
 	if err != nil {
-		return "", 0, errMalformedCredentials
+		return "", src, errMalformedCredentials
 	}
 	user, password, ok := strings.Cut(string(raw), ":")
 	if !ok || password != "" || user == "" {
-		return "", 0, errMalformedCredentials
+		return "", src, errMalformedCredentials
 	}
 	return user, SourceBasic, nil
 }

@@ -1,27 +1,44 @@
 // Package middleware is the net/http glue of gatekey: it authenticates API
-// keys, checks what a key may do, limits request rates, assigns request ids
-// and turns panics into JSON errors.
+// keys, checks what a key may do, limits request rates, answers CORS
+// preflights, assigns request ids and turns panics into JSON errors.
 //
-// Every middleware has the standard shape func(http.Handler) http.Handler,
-// so it composes with http.ServeMux, chi, gorilla/mux or plain function
-// calls. Middleware that needs configuration is a struct with a Handler
-// method, in the manner of http.CrossOriginProtection; its optional fields
-// have working zero values, and a missing required one (Authenticator's
-// Verifier, RateLimiter's Policy, CORS's Routes) panics when Handler is
-// called. Rejections are written with apierrors.Write, so every failure
-// reaches the client as a typed JSON error in the service's chosen encoding.
+// Most services need one value of it, the [Gate], which composes every part
+// in the one right order in front of any router:
 //
-// A typical chain, outermost first, in DESIGN.md's order (TLS, CORS,
-// authentication with its failed-auth throttle, rate limit, routing, then
-// per-route checks):
+//	mux := http.NewServeMux()
+//	mux.Handle("GET /v1/monitors", listMonitors)
+//	mux.Handle("POST /v1/keys", middleware.RequireSecret(createKey))
 //
-//	handler := middleware.Chain(
-//		middleware.Recover,
-//		middleware.RequestID,
-//		(&middleware.RequireTLS{}).Handler,
-//		(&middleware.CORS{AllowedOrigins: []string{"*"}, Routes: mux}).Handler,
-//		(&middleware.Authenticator{Verifier: keys, Throttle: throttle}).Handler,
-//		(&middleware.RateLimiter{Policy: ratelimit.MustParsePolicy("100/minute")}).Handler,
-//	)(apierrors.Mux(mux))
-//	mux.Handle("POST /v1/monitors", middleware.RequireWrite(createMonitor))
+//	gate := &middleware.Gate{
+//		Auth:      middleware.Authenticator{Verifier: keys, Throttle: &middleware.AuthThrottle{}},
+//		RateLimit: &middleware.RateLimiter{Policy: ratelimit.MustParsePolicy("100/minute")},
+//		CORS:      &middleware.CORS{AllowedOrigins: []string{"*"}},
+//	}
+//	http.ListenAndServe(addr, gate.Handler(mux))
+//
+// An *http.ServeMux is a [Router] as it is; another router takes a few
+// lines (see Router).
+//
+// Each part is also usable, and safe, on its own, in any order:
+//
+//   - [Authenticator] lets a request through only with a verified key; it
+//     never waves a request through because it looks like a CORS
+//     preflight. [CORS], in front of it, answers those.
+//   - [RequireSecret], [RequireWrite], [RequireMethodPermission],
+//     [RequireScopes] and [RequireEnvironment] never skip a request: with
+//     no key in the context they answer 500, not the handler.
+//   - [RateLimiter], [RequireTLS], [Recoverer] and [RequestID] work
+//     wherever they are put; the Gate's order is the one that gives the
+//     right answer for every request.
+//
+// Every part follows one contract, the one of net/http's
+// CrossOriginProtection: it is a struct whose zero value works (required
+// fields, such as Authenticator.Verifier, panic in Handler with a message
+// naming the package and the field); Handler takes a copy of the
+// configuration; and beside Handler sits a decision method without
+// side effects ([Authenticator.Authenticate], [RateLimiter.Take],
+// [RequireTLS.Check]) for tests and for services that answer themselves.
+// Rejections are written with apierrors.Write, through the one Writer that
+// the Gate (or apierrors.Writer.Middleware) installs. A nil Logger means
+// slog.Default(), in every part and in every gatekey package.
 package middleware

@@ -2,6 +2,7 @@ package middleware_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"net/http"
@@ -50,34 +51,89 @@ func do(h http.Handler, method, path, key string) {
 	fmt.Println(method, path, w.Code)
 }
 
-// Protect a whole ServeMux: every request needs a valid key, and unknown
-// paths and wrong methods still get JSON 404 and 405 (after authentication,
-// so that unauthenticated callers learn nothing about routes).
+// The Gate is the front door: every part, in the right order, in front of
+// a router. Unauthenticated callers get 401 whatever the path, so they
+// learn nothing of the routes; a read-only key gets 405 on a path without
+// that method and 403 on a write route; a public route needs no key.
+func ExampleGate() {
+	mgr, readWrite, readOnly, publishable := newExampleKeys()
+	defer mgr.Close()
+
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", ok)
+	mux.Handle("GET /v1/monitors", ok)
+	mux.Handle("POST /v1/monitors", ok) // the Gate lets only keys that may write use POST
+	mux.Handle("POST /v1/keys", middleware.RequireSecret(ok))
+
+	gate := &middleware.Gate{
+		Auth:      middleware.Authenticator{Verifier: mgr},
+		RateLimit: &middleware.RateLimiter{Policy: ratelimit.MustParsePolicy("100/minute")},
+		Public:    []string{"GET /healthz"},
+	}
+	handler := gate.Handler(mux)
+
+	do(handler, "GET", "/healthz", "")
+	do(handler, "GET", "/v1/monitors", "")
+	do(handler, "GET", "/v1/elsewhere", "")
+	do(handler, "GET", "/v1/elsewhere", readOnly)
+	do(handler, "DELETE", "/v1/monitors", readOnly)
+	do(handler, "POST", "/v1/monitors", readOnly)
+	do(handler, "POST", "/v1/monitors", readWrite)
+	do(handler, "POST", "/v1/keys", publishable)
+	// Output:
+	// GET /healthz 200
+	// GET /v1/monitors 401 missing_api_key
+	// GET /v1/elsewhere 401 missing_api_key
+	// GET /v1/elsewhere 404 not_found
+	// DELETE /v1/monitors 405 method_not_allowed
+	// POST /v1/monitors 403 insufficient_permissions
+	// POST /v1/monitors 200
+	// POST /v1/keys 403 secret_key_required
+}
+
+// The Authenticator on its own: every request needs a valid key, and a
+// CORS preflight is no exception without a CORS part in front.
 func ExampleAuthenticator() {
 	mgr, key, _, _ := newExampleKeys()
 	defer mgr.Close()
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/monitors", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, `{"data":[]}`)
-	})
-	auth := &middleware.Authenticator{Verifier: mgr}
-	handler := middleware.Chain(middleware.Recover, middleware.RequestID, auth.Handler)(apierrors.Mux(mux))
+	me := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	handler := (&middleware.Authenticator{Verifier: mgr}).Handler(me)
 
-	do(handler, "GET", "/v1/monitors", key)
-	do(handler, "GET", "/v1/monitors", "")
-	do(handler, "GET", "/v1/monitors", "sk_live_not-a-real-key")
-	do(handler, "GET", "/v1/elsewhere", key)
-	do(handler, "GET", "/v1/elsewhere", "")
+	do(handler, "GET", "/v1/me", key)
+	do(handler, "GET", "/v1/me", "")
+	do(handler, "GET", "/v1/me", "sk_live_not-a-real-key")
+	do(handler, "OPTIONS", "/v1/me", "")
 	// Output:
-	// GET /v1/monitors 200
-	// GET /v1/monitors 401 missing_api_key
-	// GET /v1/monitors 401 invalid_api_key
-	// GET /v1/elsewhere 404 not_found
-	// GET /v1/elsewhere 401 missing_api_key
+	// GET /v1/me 200
+	// GET /v1/me 401 missing_api_key
+	// GET /v1/me 401 invalid_api_key
+	// OPTIONS /v1/me 401 missing_api_key
+}
+
+// Authenticate is the Authenticator's decision without HTTP around it.
+func ExampleAuthenticator_Authenticate() {
+	mgr, key, _, _ := newExampleKeys()
+	defer mgr.Close()
+	auth := &middleware.Authenticator{Verifier: mgr}
+
+	r := httptest.NewRequest("GET", "/v1/me", nil)
+	r.Header.Set("Authorization", "Bearer "+key)
+	k, err := auth.Authenticate(r)
+	fmt.Println(k.Name, err)
+
+	r.Header.Set("Authorization", "Bearer sk_live_not-a-real-key")
+	_, err = auth.Authenticate(r)
+	fmt.Println(errors.Is(err, apierrors.CodeInvalidAPIKey))
+	// Output:
+	// server <nil>
+	// true
 }
 
 // Read routes take any key; write routes need a read-write secret key.
+// RequireWrite says so whatever the method; the Gate says so of every
+// write method.
 func ExampleRequireWrite() {
 	mgr, readWrite, readOnly, publishable := newExampleKeys()
 	defer mgr.Close()
@@ -85,20 +141,18 @@ func ExampleRequireWrite() {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/monitors", ok)
-	mux.Handle("POST /v1/monitors", middleware.RequireWrite(ok))
-	handler := (&middleware.Authenticator{Verifier: mgr}).Handler(apierrors.Mux(mux))
+	mux.Handle("POST /v1/monitors/{id}/pause", middleware.RequireWrite(ok))
+	handler := (&middleware.Gate{Auth: middleware.Authenticator{Verifier: mgr}}).Handler(mux)
 
 	do(handler, "GET", "/v1/monitors", readOnly)
-	do(handler, "POST", "/v1/monitors", readOnly)
-	do(handler, "POST", "/v1/monitors", publishable)
-	do(handler, "POST", "/v1/monitors", readWrite)
-	do(handler, "DELETE", "/v1/monitors", readOnly)
+	do(handler, "POST", "/v1/monitors/mon_1/pause", readOnly)
+	do(handler, "POST", "/v1/monitors/mon_1/pause", publishable)
+	do(handler, "POST", "/v1/monitors/mon_1/pause", readWrite)
 	// Output:
 	// GET /v1/monitors 200
-	// POST /v1/monitors 403 insufficient_permissions
-	// POST /v1/monitors 403 insufficient_permissions
-	// POST /v1/monitors 200
-	// DELETE /v1/monitors 405 method_not_allowed
+	// POST /v1/monitors/mon_1/pause 403 insufficient_permissions
+	// POST /v1/monitors/mon_1/pause 403 insufficient_permissions
+	// POST /v1/monitors/mon_1/pause 200
 }
 
 // List routes that expose account data take secret keys only: a
@@ -110,7 +164,7 @@ func ExampleRequireSecret() {
 	listKeys := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/keys", middleware.RequireSecret(listKeys))
-	handler := (&middleware.Authenticator{Verifier: mgr}).Handler(mux)
+	handler := (&middleware.Gate{Auth: middleware.Authenticator{Verifier: mgr}}).Handler(mux)
 
 	do(handler, "GET", "/v1/keys", readOnly)
 	do(handler, "GET", "/v1/keys", publishable)
@@ -126,11 +180,7 @@ func ExampleKeyFromContext() {
 	defer mgr.Close()
 
 	me := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		k, ok := middleware.KeyFromContext(r.Context())
-		if !ok {
-			apierrors.Write(w, r, apierrors.ErrMissingAPIKey)
-			return
-		}
+		k, _ := middleware.KeyFromContext(r.Context()) // always there behind the Authenticator
 		fmt.Printf("name=%s type=%s environment=%s permission=%s\n", k.Name, k.Type, k.Environment, k.Permission)
 	})
 	handler := (&middleware.Authenticator{Verifier: mgr}).Handler(me)

@@ -1,8 +1,8 @@
 package middleware_test
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"hash/crc32"
 	"log/slog"
 	"net/http"
@@ -66,27 +66,17 @@ func newFixture(t testing.TB) *fixture {
 	return f
 }
 
-// errorBody is the default JSON error body.
-type errorBody struct {
-	Error struct {
-		Status    int            `json:"status"`
-		Code      string         `json:"code"`
-		Message   string         `json:"message"`
-		RequestID string         `json:"request_id"`
-		Details   map[string]any `json:"details"`
-	} `json:"error"`
-}
-
-func decodeError(t testing.TB, w *httptest.ResponseRecorder) errorBody {
+// decodeError reads w's error body, which must agree with w's status.
+func decodeError(t testing.TB, w *httptest.ResponseRecorder) *apierrors.Error {
 	t.Helper()
-	var b errorBody
-	if err := json.Unmarshal(w.Body.Bytes(), &b); err != nil {
+	e, err := apierrors.Decode(bytes.NewReader(w.Body.Bytes()))
+	if err != nil {
 		t.Fatalf("body %q is not a JSON error: %v", w.Body, err)
 	}
-	if b.Error.Status != w.Code {
-		t.Errorf("body status %d, response status %d", b.Error.Status, w.Code)
+	if e.Status != w.Code {
+		t.Errorf("body status %d, response status %d", e.Status, w.Code)
 	}
-	return b
+	return e
 }
 
 // assertNoLeak fails if the response contains any of the secrets.
@@ -123,7 +113,7 @@ func (h *okHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// checksum computes the key checksum of DESIGN.md independently of apikey:
+// checksum computes the key checksum independently of apikey:
 // CRC-32 (IEEE) of s, base62, big-endian, zero-padded to 6 digits.
 func checksum(s string) string {
 	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

@@ -1,6 +1,7 @@
 package middleware_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,9 +14,8 @@ import (
 	"github.com/gatekey/gatekey/middleware"
 )
 
-// newService is the full chain of DESIGN.md over a real server:
-// Recover → RequestID → RequireTLS → Authenticate → routing → per-route
-// permissions → handler.
+// newService is a Gate over a real server: request id and recovery, TLS
+// requirement, authentication, routing, per-route checks, handler.
 func newService(t *testing.T, f *fixture, tls bool) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
@@ -30,15 +30,11 @@ func newService(t *testing.T, f *fixture, tls bool) *httptest.Server {
 	})))
 	mux.Handle("GET /v1/panic", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("kaboom") }))
 
-	auth := &middleware.Authenticator{Verifier: f.mgr}
-	quiet := quietWriter // keeps the Recover log line out of test output
-	chain := middleware.Chain(
-		quiet,
-		(&middleware.Recoverer{Logger: discardLogger()}).Handler,
-		middleware.RequestID,
-		(&middleware.RequireTLS{}).Handler,
-		auth.Handler,
-	)(apierrors.Mux(mux))
+	chain := (&middleware.Gate{
+		Auth:   middleware.Authenticator{Verifier: f.mgr},
+		TLS:    &middleware.RequireTLS{},
+		Logger: discardLogger(), // keeps the panic's log line out of test output
+	}).Handler(mux)
 	var srv *httptest.Server
 	if tls {
 		srv = httptest.NewTLSServer(chain)
@@ -100,12 +96,12 @@ func TestFullChain(t *testing.T) {
 			if tc.code == "" {
 				return
 			}
-			var e errorBody
-			if err := json.Unmarshal(body, &e); err != nil {
+			e, err := apierrors.Decode(bytes.NewReader(body))
+			if err != nil {
 				t.Fatalf("%s: %v", body, err)
 			}
-			if e.Error.Code != tc.code || e.Error.RequestID != rid {
-				t.Errorf("error %+v, want code %s and request id %s", e.Error, tc.code, rid)
+			if string(e.Code) != tc.code || e.RequestID != rid {
+				t.Errorf("error %+v, want code %s and request id %s", e, tc.code, rid)
 			}
 			if strings.Contains(string(body), "kaboom") {
 				t.Error("panic value leaked")
@@ -124,9 +120,8 @@ func TestFullChainPlainHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var e errorBody
-	json.NewDecoder(resp.Body).Decode(&e)
-	if resp.StatusCode != 403 || e.Error.Code != "https_required" || resp.Header.Get("Location") != "" {
-		t.Errorf("plain HTTP: %d %q Location=%q", resp.StatusCode, e.Error.Code, resp.Header.Get("Location"))
+	e, err := apierrors.Decode(resp.Body)
+	if err != nil || resp.StatusCode != 403 || e.Code != apierrors.CodeHTTPSRequired || resp.Header.Get("Location") != "" {
+		t.Errorf("plain HTTP: %d %v %v Location=%q", resp.StatusCode, e, err, resp.Header.Get("Location"))
 	}
 }

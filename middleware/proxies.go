@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -52,6 +53,11 @@ func parsePrefixOrAddr(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
+// clone returns a copy of tp that shares no memory with it.
+func (tp TrustedProxies) clone() TrustedProxies {
+	return TrustedProxies{Networks: slices.Clone(tp.Networks)}
+}
+
 func (tp TrustedProxies) trusts(a netip.Addr) bool {
 	a = a.Unmap()
 	for _, p := range tp.Networks {
@@ -82,10 +88,12 @@ func peerAddr(r *http.Request) netip.Addr {
 // ClientAddr returns the address of the client that sent r. When the TCP
 // peer is a trusted proxy, X-Forwarded-For is read from right to left,
 // skipping trusted proxies; the first address that is not trusted is the
-// client. If every hop is trusted, the leftmost is the client. Without
-// X-Forwarded-For, a single X-Real-IP from a trusted peer is believed.
-// Malformed entries stop the walk at the last address known good. The zero
-// Addr means the peer itself is not an IP address.
+// client. If every hop is trusted, the leftmost is the client. A hop may
+// carry a port, as some proxies (Azure Application Gateway among them)
+// write it: "192.0.2.1:4711" and "[2001:db8::1]:4711" are those addresses.
+// Without X-Forwarded-For, a single X-Real-IP from a trusted peer is
+// believed. A malformed entry stops the walk at the last address known
+// good. The zero Addr means the peer itself is not an IP address.
 func (tp TrustedProxies) ClientAddr(r *http.Request) netip.Addr {
 	client := peerAddr(r)
 	if !client.IsValid() || len(tp.Networks) == 0 || !tp.trusts(client) {
@@ -94,8 +102,8 @@ func (tp TrustedProxies) ClientAddr(r *http.Request) netip.Addr {
 	xff := r.Header["X-Forwarded-For"]
 	if len(xff) == 0 {
 		if v := r.Header["X-Real-Ip"]; len(v) == 1 {
-			if a, err := netip.ParseAddr(strings.TrimSpace(v[0])); err == nil {
-				return a.Unmap()
+			if a, ok := parseHop(v[0]); ok {
+				return a
 			}
 		}
 		return client
@@ -110,17 +118,36 @@ func (tp TrustedProxies) ClientAddr(r *http.Request) netip.Addr {
 			} else {
 				hop, line = line, ""
 			}
-			a, err := netip.ParseAddr(strings.TrimSpace(hop))
-			if err != nil {
+			a, ok := parseHop(hop)
+			if !ok {
 				return client
 			}
-			client = a.Unmap()
+			client = a
 			if !tp.trusts(client) {
 				return client
 			}
 		}
 	}
 	return client
+}
+
+// parseHop parses one X-Forwarded-For hop: an IP address, optionally with
+// a port as some proxies write it ("192.0.2.1:4711", "[2001:db8::1]:4711"),
+// or a bracketed IPv6 address without one. Surrounding spaces are ignored.
+func parseHop(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		if a, err := netip.ParseAddr(s[1 : len(s)-1]); err == nil && a.Is6() {
+			return a.Unmap(), true
+		}
+	}
+	return netip.Addr{}, false
 }
 
 // IsTLS reports whether the client reached the service over TLS: r.TLS is

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gatekey/gatekey/middleware"
@@ -54,6 +56,16 @@ func TestClientAddr(t *testing.T) {
 		{"ipv6 peer", middleware.TrustedProxies{}, "[2001:db8::1]:443", nil, "", "2001:db8::1"},
 		{"mapped ipv4", middleware.TrustedProxies{}, "[::ffff:203.0.113.9]:80", nil, "", "203.0.113.9"},
 		{"not an ip", middleware.TrustedProxies{}, "@unix", nil, "", "invalid IP"},
+		// Some proxies (Azure Application Gateway) write hops with a port.
+		{"hop with a port", tp, "10.0.0.1:1234", []string{"198.51.100.2:4711"}, "", "198.51.100.2"},
+		{"v6 hop with a port", tp, "10.0.0.1:1234", []string{"[2001:db8::7]:4711"}, "", "2001:db8::7"},
+		{"bracketed v6 hop", tp, "10.0.0.1:1234", []string{"[2001:db8::7]"}, "", "2001:db8::7"},
+		{"trusted hop with a port", tp, "10.0.0.1:1234", []string{"198.51.100.2, 10.0.0.5:80"}, "", "198.51.100.2"},
+		{"spoof left of a hop with a port", tp, "10.0.0.1:1234", []string{"1.1.1.1, 198.51.100.2:4711"}, "", "198.51.100.2"},
+		{"bad port", tp, "10.0.0.1:1234", []string{"198.51.100.2:99999"}, "", "10.0.0.1"},
+		{"empty port", tp, "10.0.0.1:1234", []string{"198.51.100.2:"}, "", "10.0.0.1"},
+		{"bracketed v4", tp, "10.0.0.1:1234", []string{"[198.51.100.2]"}, "", "10.0.0.1"},
+		{"x-real-ip with a port", tp, "10.0.0.1:1234", nil, "198.51.100.3:80", "198.51.100.3"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -118,7 +130,7 @@ func TestRequireTLS(t *testing.T) {
 		reachesH bool
 	}{
 		{"plain", &middleware.RequireTLS{}, false, 403, "", false},
-		{"tls", &middleware.RequireTLS{}, true, 200, middleware.DefaultHSTS, true},
+		{"tls", &middleware.RequireTLS{}, true, 200, "max-age=31536000", true},
 		{"custom hsts", &middleware.RequireTLS{HSTS: "max-age=60; includeSubDomains"}, true, 200, "max-age=60; includeSubDomains", true},
 		{"no hsts", &middleware.RequireTLS{HSTS: "-"}, true, 200, "", true},
 	}
@@ -142,4 +154,107 @@ func TestRequireTLS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzParseTrustedProxies: ParseTrustedProxies never panics, and what it
+// accepts it accepts again, the same, in its canonical form.
+func FuzzParseTrustedProxies(f *testing.F) {
+	for _, s := range []string{"", "10.0.0.0/8", " 10.0.0.0/8, 192.0.2.7 ,2001:db8::/32", "::ffff:1.2.3.4", "10.1.2.3/8", "fe80::1%eth0", "1.2.3.4/33", ",,"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tp, err := middleware.ParseTrustedProxies(s)
+		if err != nil {
+			if len(tp.Networks) != 0 {
+				t.Fatalf("error %v with networks %v", err, tp.Networks)
+			}
+			return
+		}
+		var canon []string
+		for _, p := range tp.Networks {
+			if !p.IsValid() || p != p.Masked() {
+				t.Fatalf("network %v is not valid and masked", p)
+			}
+			canon = append(canon, p.String())
+		}
+		again, err := middleware.ParseTrustedProxies(strings.Join(canon, ","))
+		if err != nil || !slices.Equal(again.Networks, tp.Networks) {
+			t.Fatalf("canonical form %q parsed as %v, %v; want %v", canon, again.Networks, err, tp.Networks)
+		}
+	})
+}
+
+// FuzzClientAddr: ClientAddr never panics; it answers the TCP peer unless
+// the peer is trusted, and otherwise an address that the request itself
+// names, never an address a client could choose from outside the proxy
+// chain: every hop right of the answer is a trusted proxy.
+func FuzzClientAddr(f *testing.F) {
+	f.Add("10.0.0.1:1234", "198.51.100.2", "")
+	f.Add("10.0.0.1:1234", "1.1.1.1, 198.51.100.2:4711, 10.0.0.5", "")
+	f.Add("10.0.0.1:1234", "[2001:db8::7]:80", "")
+	f.Add("203.0.113.9:1", "1.2.3.4", "5.6.7.8")
+	f.Add("10.0.0.1:1", "", "198.51.100.3:80")
+	f.Add("@", "garbage", "")
+	tp, _ := middleware.ParseTrustedProxies("10.0.0.0/8, 2001:db8:ffff::/48")
+	f.Fuzz(func(t *testing.T, remote, xff, realIP string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = remote
+		if xff != "" {
+			r.Header.Set("X-Forwarded-For", xff)
+		}
+		if realIP != "" {
+			r.Header.Set("X-Real-Ip", realIP)
+		}
+		got := tp.ClientAddr(r)
+		peer := middleware.TrustedProxies{}.ClientAddr(r)
+		if !peer.IsValid() || !trusted(tp, peer) {
+			if got != peer {
+				t.Fatalf("untrusted peer %v: ClientAddr = %v", peer, got)
+			}
+			return
+		}
+		if got == peer {
+			return
+		}
+		if !got.IsValid() {
+			t.Fatalf("ClientAddr = invalid behind trusted peer %v", peer)
+		}
+		if xff == "" {
+			return // from X-Real-IP
+		}
+		// Every hop right of the answer is trusted.
+		hops := strings.Split(xff, ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			if strings.Contains(hops[i], got.String()) {
+				return
+			}
+			a, ok := hopAddr(hops[i])
+			if !ok || !trusted(tp, a) {
+				t.Fatalf("ClientAddr = %v, but hop %q right of it is not a trusted proxy", got, hops[i])
+			}
+		}
+		t.Fatalf("ClientAddr = %v, which X-Forwarded-For %q does not name", got, xff)
+	})
+}
+
+func trusted(tp middleware.TrustedProxies, a netip.Addr) bool {
+	for _, p := range tp.Networks {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// hopAddr parses a hop as the test understands hops: an address, with or
+// without a port.
+func hopAddr(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	return netip.Addr{}, false
 }

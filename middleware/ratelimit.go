@@ -7,16 +7,15 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
-	"time"
 
 	apierrors "github.com/gatekey/gatekey/errors"
 	"github.com/gatekey/gatekey/ratelimit"
 )
 
 // RateLimiter limits the request rate per key with token buckets. Put it
-// after Authenticator: by default each API key has its own buckets, and a
-// request whose key failed never reaches it, so it never creates state for
-// a key that does not exist.
+// after the Authenticator, as the Gate does: by default each API key has
+// its own buckets, and a request whose key failed never reaches it, so it
+// never creates state for a key that does not exist.
 //
 // Every limited response carries the RateLimit-Policy and RateLimit headers
 // of the IETF httpapi ratelimit-headers draft, for example
@@ -30,7 +29,8 @@ import (
 // which it will pass, and consumes no tokens.
 //
 // Policy or PolicyFor is required; the other fields have working zero
-// values. The RateLimiter must not be modified after Handler is called.
+// values. Handler takes a copy of the configuration: changing the
+// RateLimiter afterwards does not change the handler.
 type RateLimiter struct {
 	// Policy is the limits of every key, unless PolicyFor says otherwise.
 	Policy ratelimit.Policy
@@ -44,7 +44,8 @@ type RateLimiter struct {
 	PolicyFor func(r *http.Request) ratelimit.Policy
 
 	// Store keeps the buckets. Nil means a new in-memory store with default
-	// settings (ratelimit.NewMemoryStore); fleets share a Redis store.
+	// settings (ratelimit.NewMemoryStore) for each Handler; fleets share a
+	// Redis store.
 	Store ratelimit.Store
 
 	// Key returns the bucket key of a request; "" exempts the request. Nil
@@ -69,9 +70,6 @@ type RateLimiter struct {
 	// rate limiting protects capacity, and an outage of the limiter should
 	// not become an outage of the API. Either way the failure is logged.
 	FailClosed bool
-
-	// Errors writes 429 and 503 responses. Nil means apierrors.Write.
-	Errors *apierrors.Writer
 
 	// Logger receives store failures. Nil means slog.Default().
 	Logger *slog.Logger
@@ -121,10 +119,11 @@ func (c *rateLimiter) prepare(q ratelimit.Policy) (ratelimit.Policy, []string) {
 	return pp.p, pp.header
 }
 
-// Handler returns next behind the rate limit. It panics if neither Policy
-// nor PolicyFor is set, or if Policy is invalid.
-func (rl *RateLimiter) Handler(next http.Handler) http.Handler {
-	c := &rateLimiter{RateLimiter: *rl, prepared: make(map[policyID]preparedPolicy)}
+// settings returns rl's configuration with defaults filled in, and panics
+// on a misconfiguration. The policy is named for the headers only when
+// headers is set.
+func (rl *RateLimiter) settings(headers bool) *rateLimiter {
+	c := &rateLimiter{RateLimiter: *rl}
 	if len(c.Policy) == 0 && c.PolicyFor == nil {
 		panic("middleware: RateLimiter needs a Policy or PolicyFor")
 	}
@@ -132,11 +131,10 @@ func (rl *RateLimiter) Handler(next http.Handler) http.Handler {
 		if err := c.Policy.Validate(); err != nil {
 			panic("middleware: RateLimiter.Policy: " + err.Error())
 		}
-		c.Policy = named(c.Policy)
-		c.policyHeader = []string{policyHeader(c.Policy)}
-	}
-	if c.Store == nil {
-		c.Store = ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})
+		if headers {
+			c.Policy = named(c.Policy)
+			c.policyHeader = []string{policyHeader(c.Policy)}
+		}
 	}
 	if c.Key == nil {
 		c.Key = defaultRateKey(c.Proxies)
@@ -144,43 +142,89 @@ func (rl *RateLimiter) Handler(next http.Handler) http.Handler {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	return c
+}
+
+// errNoPolicy is a PolicyFor that chose nothing with no Policy to fall
+// back on.
+var errNoPolicy = errors.New("middleware: RateLimiter has no policy for this request")
+
+// Take takes the tokens of r from its buckets and returns the decision:
+// what Handler decides, without the headers, the 429 or the log line. It
+// has the one side effect a rate limit must have: an allowed request's
+// tokens are taken. A request that Key exempts is allowed with a zero
+// Decision.Limit and takes nothing. The error is the Store's, or one saying
+// that PolicyFor chose no policy; Handler answers the former by failing
+// open or closed and the latter with 500. Like Handler, Take panics if the
+// configuration is invalid, and if Store is nil: a store made for one call
+// would forget the tokens it took.
+func (rl *RateLimiter) Take(r *http.Request) (ratelimit.Decision, error) {
+	c := rl.settings(false)
+	if c.Store == nil {
+		panic("middleware: RateLimiter.Take needs a Store")
+	}
+	d, _, err := c.take(r)
+	return d, err
+}
+
+// Handler returns next behind the rate limit. It panics if neither Policy
+// nor PolicyFor is set, or if Policy is invalid.
+func (rl *RateLimiter) Handler(next http.Handler) http.Handler {
+	c := rl.settings(true)
+	c.prepared = make(map[policyID]preparedPolicy)
+	if c.Store == nil {
+		c.Store = ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.serve(w, r, next)
 	})
 }
 
-func (c *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+// take decides r, and returns the RateLimit-Policy header of its policy
+// (nil when exempt).
+func (c *rateLimiter) take(r *http.Request) (ratelimit.Decision, []string, error) {
 	key := c.Key(r)
 	if key == "" {
-		next.ServeHTTP(w, r)
-		return
+		return ratelimit.Decision{Allowed: true}, nil, nil
 	}
 	p, ph := c.Policy, c.policyHeader
 	if c.PolicyFor != nil {
 		if q := c.PolicyFor(r); len(q) > 0 {
-			p, ph = c.prepare(q)
+			if c.prepared != nil {
+				p, ph = c.prepare(q)
+			} else {
+				p = q
+			}
 		}
 	}
 	if len(p) == 0 {
-		c.Errors.Write(w, r, apierrors.NewInternal(errors.New("middleware: RateLimiter has no policy for this request")))
-		return
+		return ratelimit.Decision{}, nil, errNoPolicy
 	}
 	n := 1
 	if c.Cost != nil {
 		n = c.Cost(r)
 	}
 	d, err := c.Store.Take(r.Context(), key, p, n)
+	return d, ph, err
+}
+
+func (c *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	d, ph, err := c.take(r)
 	if err != nil {
-		if errors.Is(err, ratelimit.ErrInvalidLimit) || errors.Is(err, ratelimit.ErrInvalidCost) {
-			c.Errors.Write(w, r, apierrors.NewInternal(err))
+		if err == errNoPolicy || errors.Is(err, ratelimit.ErrInvalidLimit) || errors.Is(err, ratelimit.ErrInvalidCost) {
+			apierrors.Write(w, r, apierrors.NewInternal(err))
 			return
 		}
 		c.Logger.LogAttrs(r.Context(), slog.LevelError, "gatekey: rate-limit store failed",
 			slog.Bool("fail_closed", c.FailClosed), slog.String("error", err.Error()))
 		if c.FailClosed {
-			c.Errors.Write(w, r, apierrors.ErrServiceUnavailable.WithRetryAfter(unavailableRetryAfter))
+			apierrors.Write(w, r, apierrors.NewServiceUnavailable(unavailableRetryAfter))
 			return
 		}
+		next.ServeHTTP(w, r)
+		return
+	}
+	if ph == nil { // exempt
 		next.ServeHTTP(w, r)
 		return
 	}
@@ -190,7 +234,7 @@ func (c *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 	if c.LegacyHeaders {
 		h["X-Ratelimit-Limit"] = []string{strconv.Itoa(d.Limit.Requests)}
 		h["X-Ratelimit-Remaining"] = []string{strconv.Itoa(d.Remaining)}
-		h["X-Ratelimit-Reset"] = []string{strconv.FormatInt(ceilSeconds(d.ResetAfter), 10)}
+		h["X-Ratelimit-Reset"] = []string{strconv.FormatInt(apierrors.DelaySeconds(d.ResetAfter), 10)}
 	}
 	if !d.Allowed {
 		retry := d.RetryAfter
@@ -199,88 +243,10 @@ func (c *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 			// Tell the client to come back after a window rather than never.
 			retry = d.Limit.Window
 		}
-		c.Errors.Write(w, r, apierrors.ErrRateLimited.WithRetryAfter(retry))
+		apierrors.Write(w, r, apierrors.NewTooManyRequests(retry))
 		return
 	}
 	next.ServeHTTP(w, r)
-}
-
-// named returns a copy of p whose limits all carry their Label as Name, so
-// that headers need not derive labels on every request.
-func named(p ratelimit.Policy) ratelimit.Policy {
-	q := make(ratelimit.Policy, len(p))
-	for i, l := range p {
-		q[i] = l.WithName(l.Label())
-	}
-	return q
-}
-
-// policyHeader formats a RateLimit-Policy value.
-func policyHeader(p ratelimit.Policy) string {
-	b := make([]byte, 0, 48*len(p))
-	for i, l := range p {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = appendSFString(b, l.Label())
-		b = append(b, ";q="...)
-		b = strconv.AppendInt(b, int64(l.Requests), 10)
-		b = append(b, ";w="...)
-		b = strconv.AppendInt(b, ceilSeconds(l.Window), 10)
-	}
-	return string(b)
-}
-
-// stateHeader formats a RateLimit value: one item per limit of d's policy.
-func stateHeader(d ratelimit.Decision) string {
-	var buf [96]byte
-	b := buf[:0]
-	if len(d.States) == 0 {
-		b = appendState(b, d.Limit, d.Remaining, d.ResetAfter)
-		return string(b)
-	}
-	for i, s := range d.States {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = appendState(b, s.Limit, s.Remaining, s.ResetAfter)
-	}
-	return string(b)
-}
-
-func appendState(b []byte, l ratelimit.Limit, remaining int, reset time.Duration) []byte {
-	b = appendSFString(b, l.Label())
-	b = append(b, ";r="...)
-	b = strconv.AppendInt(b, int64(max(remaining, 0)), 10)
-	b = append(b, ";t="...)
-	return strconv.AppendInt(b, ceilSeconds(reset), 10)
-}
-
-// appendSFString appends s as a Structured Field string (RFC 8941): quoted,
-// with backslash escapes; characters outside printable ASCII are dropped.
-func appendSFString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c >= 0x20 && c < 0x7f:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
-}
-
-func ceilSeconds(d time.Duration) int64 {
-	if d <= 0 {
-		return 0
-	}
-	s := int64(d / time.Second)
-	if d%time.Second != 0 {
-		s++
-	}
-	return s
 }
 
 // defaultRateKey keys by API key id, falling back to the client address.

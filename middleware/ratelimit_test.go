@@ -3,10 +3,12 @@ package middleware_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -72,7 +74,7 @@ func TestRateLimitBurstAndRetryAfter(t *testing.T) {
 
 	// The 6th request in the window is refused and consumes nothing.
 	w := get(h, key)
-	if w.Code != 429 || decodeError(t, w).Error.Code != "rate_limit_exceeded" {
+	if w.Code != 429 || string(decodeError(t, w).Code) != "rate_limit_exceeded" {
 		t.Fatalf("6th request: %d %s", w.Code, w.Body)
 	}
 	if got := w.Header().Get("Retry-After"); got != "12" {
@@ -195,7 +197,7 @@ func TestRateLimitStoreFailure(t *testing.T) {
 		if w.Code != want {
 			t.Errorf("FailClosed=%v: %d, want %d", failClosed, w.Code, want)
 		}
-		if failClosed && (w.Header().Get("Retry-After") == "" || decodeError(t, w).Error.Code != "service_unavailable") {
+		if failClosed && (w.Header().Get("Retry-After") == "" || string(decodeError(t, w).Code) != "service_unavailable") {
 			t.Errorf("fail closed: %v %s", w.Header(), w.Body)
 		}
 	}
@@ -258,13 +260,10 @@ func TestRateLimitMisconfiguration(t *testing.T) {
 
 func TestAuthThrottle(t *testing.T) {
 	f := newFixture(t)
-	throttle, err := middleware.NewAuthThrottle(middleware.AuthThrottleConfig{
+	throttle := &middleware.AuthThrottle{
 		Limit: ratelimit.MustParsePolicy("3/minute")[0],
 		Store: ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: f.clock.Now}),
 		Now:   f.clock.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	var lookups atomic.Int64
 	auth := &middleware.Authenticator{Verifier: countingVerifier{f.mgr, &lookups}, Throttle: throttle}
@@ -289,7 +288,7 @@ func TestAuthThrottle(t *testing.T) {
 	// Now even a valid key from that address is refused before any look-up.
 	before := lookups.Load()
 	w := from(attacker, f.keys["secret"])
-	if w.Code != 429 || decodeError(t, w).Error.Code != apierrors.CodeRateLimitExceeded || w.Header().Get("Retry-After") != "20" {
+	if w.Code != 429 || decodeError(t, w).Code != apierrors.CodeRateLimitExceeded || w.Header().Get("Retry-After") != "20" {
 		t.Errorf("valid key while blocked: %d Retry-After=%q %s", w.Code, w.Header().Get("Retry-After"), w.Body)
 	}
 	if lookups.Load() != before {
@@ -326,10 +325,28 @@ func TestAuthThrottle(t *testing.T) {
 	}
 }
 
-func TestNewAuthThrottleInvalid(t *testing.T) {
-	if _, err := middleware.NewAuthThrottle(middleware.AuthThrottleConfig{}); err == nil {
-		t.Error("zero limit accepted")
+// TestAuthThrottleZeroValue: the zero AuthThrottle allows 100 failures a
+// minute per address; an invalid Limit panics when the Authenticator's
+// Handler is built, not on some later request.
+func TestAuthThrottleZeroValue(t *testing.T) {
+	var throttle middleware.AuthThrottle
+	client := netip.MustParseAddr("203.0.113.9")
+	for i := range 100 {
+		if _, blocked, err := throttle.Failed(context.Background(), client); blocked || err != nil {
+			t.Fatalf("failure %d: blocked=%v err=%v", i+1, blocked, err)
+		}
 	}
+	if _, blocked := throttle.Blocked(client); !blocked {
+		t.Error("not blocked after 100 failures")
+	}
+
+	defer func() {
+		if v := recover(); v == nil || !strings.HasPrefix(fmt.Sprint(v), "middleware: AuthThrottle.Limit: ") {
+			t.Errorf("panic %v, want one naming AuthThrottle.Limit", v)
+		}
+	}()
+	bad := &middleware.AuthThrottle{Limit: ratelimit.Limit{Requests: -1, Window: time.Minute}}
+	(&middleware.Authenticator{Verifier: failingVerifier{}, Throttle: bad}).Handler(nop)
 }
 
 func TestRateLimitCostAboveCapacity(t *testing.T) {
@@ -355,7 +372,7 @@ func TestRateLimitPolicyForErrors(t *testing.T) {
 	} {
 		h := limited(f, &middleware.RateLimiter{PolicyFor: func(*http.Request) ratelimit.Policy { return p },
 			Logger: discardLogger()}, nop)
-		if w := get(h, f.keys["secret"]); w.Code != 500 || decodeError(t, w).Error.Code != "internal_error" {
+		if w := get(h, f.keys["secret"]); w.Code != 500 || string(decodeError(t, w).Code) != "internal_error" {
 			t.Errorf("%s: %d %s", name, w.Code, w.Body)
 		}
 	}
@@ -384,14 +401,11 @@ func TestRateLimitPolicyForPrepared(t *testing.T) {
 
 func TestAuthThrottleMaxBlocked(t *testing.T) {
 	clock := apikeytest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	throttle, err := middleware.NewAuthThrottle(middleware.AuthThrottleConfig{
+	throttle := &middleware.AuthThrottle{
 		Limit:      ratelimit.PerMinute(1),
 		Store:      ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: clock.Now}),
 		Now:        clock.Now,
 		MaxBlocked: 2,
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	addrs := []netip.Addr{netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2"), netip.MustParseAddr("198.51.100.3")}
 	for _, a := range addrs {

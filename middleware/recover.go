@@ -10,12 +10,6 @@ import (
 	apierrors "github.com/gatekey/gatekey/errors"
 )
 
-// Recover turns a panic in next into a JSON 500 internal_error with
-// Recoverer{}. See Recoverer.
-func Recover(next http.Handler) http.Handler {
-	return (&Recoverer{}).Handler(next)
-}
-
 // Recoverer turns panics into JSON 500 internal_error responses. The zero
 // value is ready to use.
 //
@@ -23,22 +17,25 @@ func Recover(next http.Handler) http.Handler {
 // handler had already started its response, nothing more is written. A
 // panic with http.ErrAbortHandler is re-panicked, so that net/http aborts
 // the response as the handler asked.
+//
+// The 500 carries the request id, in its body and its X-Request-Id
+// header, whether RequestID runs outside or inside the Recoverer: the id
+// is on the response before anything can panic.
 type Recoverer struct {
-	// Errors writes the 500 response. Nil means apierrors.Write: the Writer
-	// installed by apierrors.Writer.Middleware, or the default one. That
-	// Writer's Logger gets the short "server error" line; Logger below gets
-	// the panic and its stack.
-	Errors *apierrors.Writer
-
 	// Logger receives the panic value and stack. Nil means slog.Default().
+	// The error writer's Logger gets the short "server error" line.
 	Logger *slog.Logger
 }
 
 // Handler returns next wrapped so that its panics become JSON errors.
 func (rc *Recoverer) Handler(next http.Handler) http.Handler {
+	logger := rc.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
 	// The errors adapter knows whether the response has started and writes
 	// the returned error only if it has not.
-	f := func(w http.ResponseWriter, r *http.Request) (err error) {
+	return apierrors.HandlerFunc(func(w http.ResponseWriter, r *http.Request) (err error) {
 		defer func() {
 			v := recover()
 			if v == nil {
@@ -47,13 +44,8 @@ func (rc *Recoverer) Handler(next http.Handler) http.Handler {
 			if e, ok := v.(error); ok && errors.Is(e, http.ErrAbortHandler) {
 				panic(v)
 			}
-			logger := rc.Logger
-			if logger == nil {
-				logger = slog.Default()
-			}
-			id, _ := apierrors.RequestIDFromContext(r.Context())
 			logger.LogAttrs(r.Context(), slog.LevelError, "gatekey: panic serving request",
-				slog.String("request_id", id),
+				slog.String("request_id", w.Header().Get(requestIDHeader)),
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.String("panic", fmt.Sprint(v)),
@@ -62,9 +54,5 @@ func (rc *Recoverer) Handler(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 		return nil
-	}
-	if rc.Errors != nil {
-		return rc.Errors.Handler(f)
-	}
-	return apierrors.HandlerFunc(f)
+	})
 }

@@ -58,7 +58,7 @@ func TestRecover(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer
 			rc := &middleware.Recoverer{Logger: slog.New(slog.NewTextHandler(&logs, nil))}
-			h := middleware.Chain(quietWriter, middleware.RequestID, rc.Handler)(tc.handler)
+			h := quietWriter(middleware.RequestID(rc.Handler(tc.handler)))
 			srv := httptest.NewServer(h)
 			defer srv.Close()
 			req, _ := http.NewRequest("GET", srv.URL, nil)
@@ -85,7 +85,7 @@ func TestRecover(t *testing.T) {
 }
 
 func TestRecoverRepanicsAbortHandler(t *testing.T) {
-	h := middleware.Recover(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	h := (&middleware.Recoverer{}).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic(http.ErrAbortHandler)
 	}))
 	defer func() {
@@ -99,7 +99,7 @@ func TestRecoverRepanicsAbortHandler(t *testing.T) {
 
 func TestRecoverAbortHandlerThroughServer(t *testing.T) {
 	// net/http closes the connection: the client sees an error, not a 500.
-	srv := httptest.NewUnstartedServer(middleware.Recover(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer((&middleware.Recoverer{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	})))
 	srv.Config.ErrorLog = nil
@@ -112,21 +112,28 @@ func TestRecoverAbortHandlerThroughServer(t *testing.T) {
 	}
 }
 
-func TestRecoverUsesErrorWriter(t *testing.T) {
-	rc := &middleware.Recoverer{
-		Errors: &apierrors.Writer{Encoding: apierrors.EncodingSimple, Logger: slog.New(slog.DiscardHandler)},
-		Logger: slog.New(slog.DiscardHandler),
-	}
-	w := httptest.NewRecorder()
-	rc.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("x") })).
-		ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
-	if w.Code != 500 || w.Body.String() != `{"error":"Internal server error"}`+"\n" {
-		t.Errorf("got %d %q", w.Code, w.Body)
+// TestRecoverRequestIDEitherOrder: the panic's 500 carries the request id
+// in its body and header whether RequestID runs outside the Recoverer or
+// inside it.
+func TestRecoverRequestIDEitherOrder(t *testing.T) {
+	panics := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("x") })
+	rc := &middleware.Recoverer{Logger: slog.New(slog.DiscardHandler)}
+	for name, h := range map[string]http.Handler{
+		"RequestID outside": middleware.RequestID(rc.Handler(panics)),
+		"RequestID inside":  rc.Handler(middleware.RequestID(panics)),
+	} {
+		w := httptest.NewRecorder()
+		quietWriter(h).ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+		id := w.Header().Get("X-Request-Id")
+		e := decodeError(t, w)
+		if w.Code != 500 || id == "" || e.RequestID != id {
+			t.Errorf("%s: %d, header id %q, body id %q", name, w.Code, id, e.RequestID)
+		}
 	}
 }
 
-// TestRecoverUsesInstalledWriter: with no Errors, the 500 is written by the
-// Writer that apierrors.Writer.Middleware installed.
+// TestRecoverUsesInstalledWriter: the 500 is written by the Writer that
+// apierrors.Writer.Middleware installed.
 func TestRecoverUsesInstalledWriter(t *testing.T) {
 	simple := &apierrors.Writer{Encoding: apierrors.EncodingSimple, Logger: slog.New(slog.DiscardHandler)}
 	h := simple.Middleware((&middleware.Recoverer{Logger: slog.New(slog.DiscardHandler)}).Handler(

@@ -4,41 +4,68 @@ import (
 	"context"
 	"crypto/rand"
 	"net/http"
-
-	apierrors "github.com/gatekey/gatekey/errors"
 )
+
+// requestIDHeader carries request ids in both directions.
+const requestIDHeader = "X-Request-Id"
+
+// maxRequestIDLen is the longest request id accepted from a client.
+const maxRequestIDLen = 128
+
+type requestIDKey struct{}
 
 // RequestID gives every request an id: a well-formed incoming X-Request-Id
 // (1 to 128 characters from [A-Za-z0-9._:-]) is kept, anything else is
 // replaced by a generated "req_" id. The id is stored in the request's
-// context, where RequestIDFromContext and error bodies find it, and echoed in
-// the X-Request-Id response header.
+// context, where RequestIDFromContext finds it, and set on the response's
+// X-Request-Id header before the next handler runs, where error bodies
+// find it (package errors copies it into their request_id).
 //
-// Put RequestID near the outside of a chain, inside Recover, so that every
-// error response carries the id.
+// Put RequestID outermost, as the Gate does, so that every response
+// carries an id.
 func RequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := ""
-		if v := r.Header.Values(apierrors.RequestIDHeader); len(v) == 1 && apierrors.ValidRequestID(v[0]) {
+		if v := r.Header[requestIDHeader]; len(v) == 1 && validRequestID(v[0]) {
 			id = v[0]
 		} else {
-			id = NewRequestID()
+			id = newRequestID()
 		}
-		w.Header().Set(apierrors.RequestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(apierrors.ContextWithRequestID(r.Context(), id)))
+		w.Header()[requestIDHeader] = []string{id}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
 	})
 }
 
 // RequestIDFromContext returns the request id that RequestID stored in ctx.
 func RequestIDFromContext(ctx context.Context) (string, bool) {
-	return apierrors.RequestIDFromContext(ctx)
+	id, ok := ctx.Value(requestIDKey{}).(string)
+	return id, ok && id != ""
+}
+
+// validRequestID reports whether id may be used as a request id: 1 to 128
+// characters from [A-Za-z0-9._:-]. Anything else (too long, spaces, quotes,
+// control or non-ASCII characters) could corrupt logs or headers.
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '.', c == '_', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 const requestIDAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
 
-// NewRequestID returns a new random request id: "req_" and 24 characters
+// newRequestID returns a new random request id: "req_" and 24 characters
 // from [0-9a-z], about 124 bits from crypto/rand.
-func NewRequestID() string {
+func newRequestID() string {
 	var raw [24]byte
 	rand.Read(raw[:]) // never fails (crypto/rand, Go 1.24+)
 	buf := [4 + len(raw)]byte{'r', 'e', 'q', '_'}

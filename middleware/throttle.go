@@ -3,7 +3,6 @@ package middleware
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -21,74 +20,81 @@ import (
 // 429. IPv6 clients are grouped by /64.
 //
 // Attach it to an Authenticator (its Throttle field); the Authenticator's
-// Proxies resolve client addresses. Create it with NewAuthThrottle. It is
-// safe for concurrent use and may be shared by several Authenticators.
+// Proxies resolve client addresses. The zero value is ready to use. It
+// takes its configuration on first use (the Authenticator's Handler uses
+// it, and panics there if the Limit is invalid); change it before that,
+// never after. It is safe for concurrent use and may be shared by several
+// Authenticators, which then share one count per address.
 //
 // With a shared Store, failures anywhere in a fleet drain the same bucket.
 // Each replica learns that an address is blocked when one of its own
 // failures finds the bucket empty, so a fleet of N replicas lets through at
 // most N-1 more failures than the limit.
 type AuthThrottle struct {
-	policy ratelimit.Policy
-	store  ratelimit.Store
-	now    func() time.Time
-	max    int
-
-	n       atomic.Int64 // len(blocked), read without the lock
-	mu      sync.Mutex
-	blocked map[netip.Addr]time.Time // client → blocked until
-}
-
-// AuthThrottleConfig configures an AuthThrottle.
-type AuthThrottleConfig struct {
 	// Limit is the failures allowed per client address: a bucket of
-	// Limit.Capacity() failures, refilled at Limit's rate. Required, as
-	// 100/minute in the reference service.
+	// Limit.Capacity() failures, refilled at Limit's rate. The zero Limit
+	// means 100/minute.
 	Limit ratelimit.Limit
 
-	// Store counts failures. Nil means a new in-memory store.
+	// Store counts failures. Nil means an in-memory store of its own.
 	Store ratelimit.Store
 
-	// Now is the clock of the local block list. Nil means time.Now.
+	// Now is the clock of the list of blocked addresses. Nil means
+	// time.Now.
 	Now func() time.Time
 
 	// MaxBlocked bounds the addresses blocked at once. When full, a sample
 	// of up to 32 entries is examined: expired ones are dropped, and if
 	// none was, the one of them that expires soonest. 0 means 65536.
 	MaxBlocked int
+
+	once    sync.Once
+	policy  ratelimit.Policy
+	store   ratelimit.Store
+	now     func() time.Time
+	max     int
+	n       atomic.Int64 // len(blocked), read without the lock
+	mu      sync.Mutex
+	blocked map[netip.Addr]time.Time // client → blocked until
 }
 
-// NewAuthThrottle returns an AuthThrottle, or an error if cfg.Limit is
-// invalid.
-func NewAuthThrottle(cfg AuthThrottleConfig) (*AuthThrottle, error) {
-	if err := cfg.Limit.Validate(); err != nil {
-		return nil, fmt.Errorf("middleware: AuthThrottle limit: %w", err)
-	}
-	t := &AuthThrottle{
-		policy:  ratelimit.Policy{cfg.Limit},
-		store:   cfg.Store,
-		now:     cfg.Now,
-		max:     cfg.MaxBlocked,
-		blocked: make(map[netip.Addr]time.Time),
-	}
-	if t.store == nil {
-		t.store = ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})
-	}
-	if t.now == nil {
-		t.now = time.Now
-	}
-	if t.max <= 0 {
-		t.max = 1 << 16
-	}
-	return t, nil
+// defaultAuthFailures is the zero AuthThrottle's Limit.
+var defaultAuthFailures = ratelimit.PerMinute(100)
+
+// init takes the configuration, once. It panics on an invalid Limit.
+func (t *AuthThrottle) init() {
+	t.once.Do(func() {
+		l := t.Limit
+		if l == (ratelimit.Limit{}) {
+			l = defaultAuthFailures
+		}
+		if err := l.Validate(); err != nil {
+			panic("middleware: AuthThrottle.Limit: " + err.Error())
+		}
+		t.policy = ratelimit.Policy{l}
+		t.store = t.Store
+		if t.store == nil {
+			t.store = ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: t.Now})
+		}
+		t.now = t.Now
+		if t.now == nil {
+			t.now = time.Now
+		}
+		t.max = t.MaxBlocked
+		if t.max <= 0 {
+			t.max = 1 << 16
+		}
+		t.blocked = make(map[netip.Addr]time.Time)
+	})
 }
 
 // anyBlocked reports whether any address may be blocked: one atomic load.
 func (t *AuthThrottle) anyBlocked() bool { return t.n.Load() != 0 }
 
 // Blocked reports whether client may not authenticate now, and for how
-// much longer.
+// much longer. It changes nothing but the removal of an expired block.
 func (t *AuthThrottle) Blocked(client netip.Addr) (time.Duration, bool) {
+	t.init()
 	if !t.anyBlocked() {
 		return 0, false
 	}
@@ -114,6 +120,7 @@ func (t *AuthThrottle) Blocked(client netip.Addr) (time.Duration, bool) {
 // client's next requests. A store failure is returned; the caller decides
 // what it means (the Authenticator logs it and answers the 401 anyway).
 func (t *AuthThrottle) Failed(ctx context.Context, client netip.Addr) (time.Duration, bool, error) {
+	t.init()
 	client = clientGroup(client)
 	key := "authfail:unknown"
 	if client.IsValid() {

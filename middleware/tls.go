@@ -2,13 +2,14 @@ package middleware
 
 import (
 	"net/http"
+	"strings"
 
 	apierrors "github.com/gatekey/gatekey/errors"
 )
 
-// DefaultHSTS is the Strict-Transport-Security value RequireTLS sends when
+// defaultHSTS is the Strict-Transport-Security value RequireTLS sends when
 // its HSTS field is empty: one year.
-const DefaultHSTS = "max-age=31536000"
+const defaultHSTS = "max-age=31536000"
 
 // RequireTLS rejects plain-HTTP requests with 403 https_required. It never
 // redirects: by the time a plain request arrives, its API key has already
@@ -20,12 +21,9 @@ type RequireTLS struct {
 	Proxies TrustedProxies
 
 	// HSTS is the Strict-Transport-Security header sent on responses to
-	// TLS requests. Empty means DefaultHSTS; "-" sends none.
+	// TLS requests. Empty means "max-age=31536000" (one year); "-" sends
+	// none.
 	HSTS string
-
-	// Errors writes the 403. Nil means apierrors.Write: the Writer installed
-	// by apierrors.Writer.Middleware, or the default one.
-	Errors *apierrors.Writer
 }
 
 // Check returns nil for a request that arrived over TLS, and the
@@ -34,18 +32,23 @@ func (rt *RequireTLS) Check(r *http.Request) error {
 	if rt.Proxies.IsTLS(r) {
 		return nil
 	}
-	return apierrors.ErrHTTPSRequired
+	return apierrors.New(http.StatusForbidden, apierrors.CodeHTTPSRequired, "HTTPS is required")
 }
 
-// Handler returns next behind the TLS requirement.
+// Handler returns next behind the TLS requirement. It takes a copy of the
+// configuration, and panics if HSTS holds a line break.
 func (rt *RequireTLS) Handler(next http.Handler) http.Handler {
-	hsts := rt.HSTS
+	c := *rt
+	hsts := c.HSTS
 	if hsts == "" {
-		hsts = DefaultHSTS
+		hsts = defaultHSTS
+	}
+	if strings.ContainsAny(hsts, "\r\n") {
+		panic("middleware: RequireTLS.HSTS holds a line break")
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := rt.Check(r); err != nil {
-			rt.Errors.Write(w, r, err)
+		if err := c.Check(r); err != nil {
+			apierrors.Write(w, r, err)
 			return
 		}
 		if hsts != "-" {

@@ -12,7 +12,7 @@ var defaultStart = time.Date(2030, time.January, 1, 0, 0, 0, 0, time.UTC)
 
 // Clock is a fake clock that moves only when told to. Pass its Now method
 // wherever gatekey takes a clock (apikey.VerifierConfig.Now,
-// ratelimit.MemoryConfig.Now, middleware.AuthThrottleConfig.Now), then call
+// ratelimit.MemoryConfig.Now, middleware.AuthThrottle.Now), then call
 // Advance or Set instead of sleeping.
 //
 // The zero Clock reads 2030-01-01T00:00:00Z. A Clock is safe for concurrent use and

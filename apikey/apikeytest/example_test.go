@@ -12,29 +12,30 @@ import (
 	"github.com/gatekey/gatekey/apikey/apikeytest"
 	apierrors "github.com/gatekey/gatekey/errors"
 	"github.com/gatekey/gatekey/middleware"
-	"github.com/gatekey/gatekey/middleware/middlewaretest"
 	"github.com/gatekey/gatekey/ratelimit"
 	"github.com/gatekey/gatekey/ratelimit/ratelimittest"
 )
 
 // newService builds the service under test as its main function would,
 // except that keys come from the Env's Manager and the rate limiter runs on
-// the Env's fake clock: authentication, then 5 requests a minute per key,
-// then the routes, where creating a monitor needs a key that may write.
+// the Env's fake clock: the Gate, with 5 requests a minute per key, in
+// front of the routes, where creating a monitor needs a key that may write.
 func newService(env *apikeytest.Env) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/monitors", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, `{"data":[]}`)
 	})
-	mux.Handle("POST /v1/monitors", middleware.RequireWrite(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("POST /v1/monitors", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusCreated)
-	})))
-	auth := &middleware.Authenticator{Verifier: env.Manager}
-	limit := &middleware.RateLimiter{
-		Policy: ratelimit.MustParsePolicy("5/minute"),
-		Store:  ratelimittest.NewMemoryStore(env.Clock.Now),
+	}))
+	gate := &middleware.Gate{
+		Auth: middleware.Authenticator{Verifier: env.Manager},
+		RateLimit: &middleware.RateLimiter{
+			Policy: ratelimit.MustParsePolicy("5/minute"),
+			Store:  ratelimittest.NewMemoryStore(env.Clock.Now),
+		},
 	}
-	return middleware.Chain(auth.Handler, limit.Handler)(apierrors.Mux(mux))
+	return gate.Handler(mux)
 }
 
 // send serves one request presenting key and returns the response.
@@ -49,7 +50,7 @@ func send(h http.Handler, method, path string, key apikey.Token) *http.Response 
 // printError prints a response's status and its error body, decoded into
 // an *apierrors.Error.
 func printError(res *http.Response) *apierrors.Error {
-	e, err := middlewaretest.DecodeError(res.Body)
+	e, err := apierrors.Decode(res.Body)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func ExampleEnv_MintReadOnly() {
 
 	fmt.Println(send(service, "GET", "/v1/monitors", key).StatusCode)
 	e := printError(send(service, "POST", "/v1/monitors", key))
-	fmt.Println(errors.Is(e, apierrors.ErrInsufficientPermissions))
+	fmt.Println(errors.Is(e, apierrors.CodeInsufficientPermissions))
 	// Output:
 	// secret read_only
 	// 200
@@ -95,7 +96,7 @@ func ExampleEnv_Revoke() {
 	env.Revoke(rec.ID)
 	res := send(service, "POST", "/v1/monitors", key)
 	e := printError(res)
-	fmt.Println(errors.Is(e, apierrors.ErrRevokedAPIKey), res.Header.Get("WWW-Authenticate") != "")
+	fmt.Println(errors.Is(e, apierrors.CodeRevokedAPIKey), res.Header.Get("WWW-Authenticate") != "")
 	// Output:
 	// 201
 	// 401 revoked_api_key This API key has been revoked

@@ -1,5 +1,6 @@
-// Command quickstart is the README's quick start: an existing handler
-// wrapped with gatekey's authentication, rate limiting and JSON errors.
+// Command quickstart is the README's quick start: an existing ServeMux
+// behind gatekey's front door, the Gate: authentication, rate limiting,
+// JSON errors, request ids and panic recovery, in the right order.
 //
 //	go run ./examples/quickstart
 //	curl -i localhost:8080/v1/hello -H "Authorization: Bearer <the printed key>"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"github.com/gatekey/gatekey/apikey"
-	apierrors "github.com/gatekey/gatekey/errors"
 	"github.com/gatekey/gatekey/middleware"
 	"github.com/gatekey/gatekey/ratelimit"
 )
@@ -36,14 +36,15 @@ func main() {
 		k, _ := middleware.KeyFromContext(r.Context())
 		fmt.Fprintf(w, "hello, %s\n", k.Name)
 	})
-	handler := middleware.Chain(
-		middleware.Recover, // panics become JSON 500s
-		middleware.RequestID,
-		(&middleware.Authenticator{Verifier: keys}).Handler,                                // 401s, 503s
-		(&middleware.RateLimiter{Policy: ratelimit.MustParsePolicy("100/minute")}).Handler, // 429s
-	)(apierrors.Mux(mux)) // JSON 404 and 405
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {})
 
-	srv := &http.Server{Addr: "127.0.0.1:8080", Handler: handler,
+	gate := &middleware.Gate{
+		Auth:      middleware.Authenticator{Verifier: keys},                                 // 401s, 503s
+		RateLimit: &middleware.RateLimiter{Policy: ratelimit.MustParsePolicy("100/minute")}, // 429s
+		Public:    []string{"GET /healthz"},                                                 // no key needed
+	} // also: JSON 404s and 405s, read-only keys kept to reads, panics as JSON 500s
+
+	srv := &http.Server{Addr: "127.0.0.1:8080", Handler: gate.Handler(mux),
 		ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 16 << 10}
 	log.Fatal(srv.ListenAndServe())
 }

@@ -8,9 +8,12 @@
 // To test authentication itself, build the real chain over an
 // apikeytest.Env instead.
 //
-// DecodeError reads an error body written by package errors (imported as
-// apierrors) back into an *apierrors.Error, so that a test can compare codes
-// with errors.Is.
+// TestRouter is the conformance test of a middleware.Router: it drives a
+// table of requests through a middleware.Gate in front of the router under
+// test, so that an adapter for any router (chi, gorilla/mux, …) proves it
+// gives the Gate what it needs.
+//
+// Error bodies are read back with apierrors.Decode.
 //
 // This package is for tests only. WithKey bypasses authentication
 // entirely, which is why it lives here and not in package middleware: a

@@ -1,14 +1,11 @@
 package middlewaretest_test
 
 import (
-	"errors"
 	"fmt"
-	"log"
 	"net/http"
 	"net/http/httptest"
 
 	"github.com/gatekey/gatekey/apikey"
-	apierrors "github.com/gatekey/gatekey/errors"
 	"github.com/gatekey/gatekey/middleware"
 	"github.com/gatekey/gatekey/middleware/middlewaretest"
 )
@@ -41,19 +38,22 @@ func ExampleWithKey() {
 	// 403
 }
 
-// An error response decodes into the errors package's type, which matches
-// the ready-made errors by code.
-func ExampleDecodeError() {
-	w := httptest.NewRecorder()
-	apierrors.Write(w, httptest.NewRequest("GET", "/", nil), apierrors.ErrRevokedAPIKey)
-
-	e, err := middlewaretest.DecodeError(w.Body)
-	if err != nil {
-		log.Fatal(err)
+// A router adapter proves itself against the Gate's table. Here the
+// router is a ServeMux, which needs no adapter; examples/chi does the
+// same for chi.
+func ExampleTestRouter() {
+	newRouter := func(routes []middlewaretest.Route) middleware.Router {
+		mux := http.NewServeMux()
+		for _, rt := range routes {
+			pattern := rt.Pattern
+			if rt.Method != "" {
+				pattern = rt.Method + " " + pattern
+			}
+			mux.Handle(pattern, rt.Handler)
+		}
+		return mux
 	}
-	fmt.Println(e.Status, e.Code, e.Message)
-	fmt.Println(errors.Is(e, apierrors.ErrRevokedAPIKey), errors.Is(e, apierrors.ErrExpiredAPIKey))
+	fmt.Println(middlewaretest.TestRouter(newRouter))
 	// Output:
-	// 401 revoked_api_key This API key has been revoked
-	// true false
+	// <nil>
 }

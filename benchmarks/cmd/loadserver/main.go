@@ -2,14 +2,13 @@
 // handler twice, in one process, on one http.Server:
 //
 //	GET /bare      the handler alone
-//	GET /v1/hello  the same handler behind gatekey's full chain, in the
-//	               order of examples/server/service's routes (a copy of it,
-//	               without its request log and trusted proxies, which must be
-//	               kept in step by hand): JSON error writer, Recoverer,
-//	               RequestID, CORS, failed-auth throttle + Authenticator,
-//	               RateLimiter (two limits, like the reference service's
-//	               default policy), the JSON 404/405 mux, and
-//	               RequireMethodPermission on the route
+//	GET /v1/hello  the same handler behind gatekey's front door,
+//	               middleware.Gate, configured as examples/server's is
+//	               (without its request log): request id and recovery,
+//	               CORS, failed-auth throttle and authentication, the rate
+//	               limit (two limits, like the reference service's default
+//	               policy), routing with JSON 404/405, and the per-route
+//	               checks
 //	POST /v1/keys  creates a key (secret, read-write keys only), as
 //	               examples/server's POST /v1/keys does, so the load test
 //	               makes its keys through the API
@@ -105,27 +104,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	throttle, err := middleware.NewAuthThrottle(middleware.AuthThrottleConfig{Limit: failLimit})
-	if err != nil {
-		return err
-	}
-
 	api := http.NewServeMux()
-	api.Handle("GET /v1/hello", middleware.RequireMethodPermission(hello))
+	api.Handle("GET /v1/hello", hello)
 	api.Handle("POST /v1/keys", middleware.RequireSecret(middleware.RequireWrite(apierrors.HandlerFunc(
 		func(w http.ResponseWriter, r *http.Request) error { return createKey(w, r, mgr) }))))
-	chain := middleware.Chain(
-		(&apierrors.Writer{Logger: logger}).Middleware,
-		(&middleware.Recoverer{Logger: logger}).Handler,
-		middleware.RequestID,
-		(&middleware.CORS{AllowedOrigins: []string{"*"}, Routes: api}).Handler,
-		(&middleware.Authenticator{Verifier: mgr, Throttle: throttle, Logger: logger}).Handler,
-		(&middleware.RateLimiter{Policy: policy, Logger: logger}).Handler,
-	)
+	gate := &middleware.Gate{
+		Auth:      middleware.Authenticator{Verifier: mgr, Throttle: &middleware.AuthThrottle{Limit: failLimit}},
+		RateLimit: &middleware.RateLimiter{Policy: policy},
+		CORS:      &middleware.CORS{AllowedOrigins: []string{"*"}},
+		Logger:    logger,
+	}
 
 	root := http.NewServeMux()
 	root.Handle("GET /bare", hello)
-	root.Handle("/", chain(apierrors.Mux(api)))
+	root.Handle("/", gate.Handler(api))
 
 	// The reference service's server settings.
 	srv := &http.Server{

@@ -21,12 +21,12 @@ import (
 // maxBodyBytes bounds request bodies.
 const maxBodyBytes = 64 << 10
 
-// Error codes for request bodies, beyond DESIGN.md's table. All are 400.
+// Error codes for request bodies, beyond gatekey's own. All are 400.
 const (
-	codeInvalidContentType = "invalid_content_type"
-	codeInvalidJSON        = "invalid_json"
-	codeUnknownField       = "unknown_field"
-	codeBodyTooLarge       = "body_too_large"
+	codeInvalidContentType apierrors.Code = "invalid_content_type"
+	codeInvalidJSON        apierrors.Code = "invalid_json"
+	codeUnknownField       apierrors.Code = "unknown_field"
+	codeBodyTooLarge       apierrors.Code = "body_too_large"
 )
 
 // decodeBody decodes a JSON object from r's body into dst. An empty body
@@ -40,7 +40,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any, optional bool) 
 			return apierrors.New(http.StatusBadRequest, codeBodyTooLarge,
 				fmt.Sprintf("Request body exceeds %d bytes", maxBodyBytes))
 		}
-		return apierrors.NewBadRequest("Could not read the request body").WithCause(err)
+		return apierrors.New(http.StatusBadRequest, apierrors.CodeBadRequest, "Could not read the request body").WithCause(err)
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
 		if optional {
@@ -101,8 +101,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
 
-// callerKey returns the authenticated key; every route is behind
-// Authenticator, so its absence is a server bug.
+// callerKey returns the authenticated key; every route is behind the
+// Gate, so its absence is a server bug.
 func callerKey(r *http.Request) (*apikey.Key, error) {
 	k, ok := middleware.KeyFromContext(r.Context())
 	if !ok {

@@ -1,7 +1,7 @@
 package service
 
 // Helpers for the end-to-end tests of the reference service. The tests hold
-// the service to the contract of issue 6 and DESIGN.md: they talk to it only
+// the service to the contract of the reference service: they talk to it only
 // over HTTP (httptest servers, or the real binary), with a fake clock so that
 // expiry, grace periods and rate limits need no sleeping.
 
@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,14 +45,29 @@ func newFakeClock() *apikeytest.Clock { return apikeytest.NewClock(clockStart) }
 // ---- a concurrency-safe log sink ----
 
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // closed and replaced on every Write
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.changed != nil {
+		close(b.changed)
+		b.changed = nil
+	}
 	return b.b.Write(p)
+}
+
+// next returns a channel that is closed at the next Write.
+func (b *syncBuffer) next() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.changed == nil {
+		b.changed = make(chan struct{})
+	}
+	return b.changed
 }
 
 func (b *syncBuffer) String() string {
@@ -281,9 +297,10 @@ func doRequest(t *testing.T, client *http.Client, base, method, path, key string
 	return r
 }
 
-func validRequestIDHeader(id string) bool {
-	return apierrors.ValidRequestID(id)
-}
+// requestIDPattern is the request-id rule of the contract.
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+func validRequestIDHeader(id string) bool { return requestIDPattern.MatchString(id) }
 
 // presentedCredentials extracts what a request presents as a key, from
 // Authorization (any scheme, Basic decoded), X-API-Key and the api_key
@@ -349,17 +366,52 @@ func checkNoLeak(t *testing.T, what string, r response, keys []string) {
 
 // ---- error bodies ----
 
+// errBody is an error body as the tests compare it.
 type errBody struct {
-	Status    int            `json:"status"`
-	Code      string         `json:"code"`
-	Message   string         `json:"message"`
-	Param     string         `json:"param,omitempty"`
-	RequestID string         `json:"request_id,omitempty"`
-	DocURL    string         `json:"doc_url,omitempty"`
-	Details   map[string]any `json:"details,omitempty"`
+	Status    int
+	Code      string
+	Message   string
+	Param     string
+	RequestID string
+	DocURL    string
+	Details   map[string]any
 }
 
-// wantError checks that r is DESIGN.md's JSON error with this status and
+// errorFields are the members the contract allows in the error object.
+var errorFields = map[string]bool{"status": true, "code": true, "message": true, "param": true,
+	"request_id": true, "doc_url": true, "details": true}
+
+// decodeErr reads r's error body with apierrors.Decode, after checking
+// that it has the contract's shape and nothing more.
+func decodeErr(t *testing.T, r response) (errBody, bool) {
+	t.Helper()
+	var shape map[string]map[string]json.RawMessage
+	if err := json.Unmarshal(r.Body, &shape); err != nil || len(shape) != 1 || shape["error"] == nil {
+		t.Errorf("error body is not gatekey's {\"error\":{…}} object: %v; body: %.400s", err, r.Body)
+		return errBody{}, false
+	}
+	for k := range shape["error"] {
+		if !errorFields[k] {
+			t.Errorf("error body has a member %q the contract does not name; body: %.400s", k, r.Body)
+		}
+	}
+	e, err := apierrors.Decode(bytes.NewReader(r.Body))
+	if err != nil {
+		t.Errorf("error body: %v; body: %.400s", err, r.Body)
+		return errBody{}, false
+	}
+	return errBody{Status: e.Status, Code: string(e.Code), Message: e.Message, Param: e.Param,
+		RequestID: e.RequestID, DocURL: e.DocURL, Details: e.Details}, true
+}
+
+// errorCode returns the code of r's error body.
+func errorCode(t *testing.T, r response) string {
+	t.Helper()
+	e, _ := decodeErr(t, r)
+	return e.Code
+}
+
+// wantError checks that r is gatekey's JSON error with this status and
 // code, and the headers its status requires.
 func wantError(t *testing.T, r response, status int, code string) errBody {
 	t.Helper()
@@ -370,16 +422,10 @@ func wantError(t *testing.T, r response, status int, code string) errBody {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		t.Errorf("error Content-Type = %q, want application/json", r.Header.Get("Content-Type"))
 	}
-	var env struct {
-		Error errBody `json:"error"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(r.Body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&env); err != nil {
-		t.Errorf("error body is not DESIGN.md's {\"error\":{…}} object: %v; body: %.400s", err, r.Body)
+	got, ok := decodeErr(t, r)
+	if !ok {
 		return errBody{}
 	}
-	got := env.Error
 	if got.Status != status || got.Code != code {
 		t.Errorf("error = {status %d, code %q}, want {status %d, code %q}; body: %.400s", got.Status, got.Code, status, code, r.Body)
 	}
@@ -393,7 +439,7 @@ func wantError(t *testing.T, r response, status int, code string) errBody {
 	return got
 }
 
-// wantStatusHeaders checks the headers DESIGN.md ties to a status.
+// wantStatusHeaders checks the headers the contract ties to a status.
 func wantStatusHeaders(t *testing.T, r response) {
 	t.Helper()
 	switch r.Status {
@@ -533,7 +579,7 @@ func rfc(t time.Time) *string {
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
-// withChecksum appends DESIGN.md's checksum to s.
+// withChecksum appends the key format's checksum to s.
 func withChecksum(s string) string {
 	c := crc32.ChecksumIEEE([]byte(s))
 	var d [6]byte

@@ -55,7 +55,7 @@ func TestCredentialForms(t *testing.T) {
 	}
 }
 
-// TestAuthenticationErrors: the 401/400 rows of DESIGN.md's table, on any
+// TestAuthenticationErrors: the 401/400 rows of the error table, on any
 // path, before routing.
 func TestAuthenticationErrors(t *testing.T) {
 	t.Parallel()
@@ -480,10 +480,14 @@ func TestCORS(t *testing.T) {
 							t.Errorf("Access-Control-Allow-Methods %q lacks %s", h.Get("Access-Control-Allow-Methods"), m)
 						}
 					}
-					for _, hd := range []string{"Authorization", "Content-Type", "X-API-Key", "X-Request-Id"} {
+					for _, hd := range []string{"Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"} {
 						if !containsToken(h.Get("Access-Control-Allow-Headers"), hd) {
 							t.Errorf("Access-Control-Allow-Headers %q lacks %s", h.Get("Access-Control-Allow-Headers"), hd)
 						}
+					}
+					// The service reads no X-API-Key, so browsers are not told they may send one.
+					if containsToken(h.Get("Access-Control-Allow-Headers"), "X-API-Key") {
+						t.Errorf("Access-Control-Allow-Headers %q allows X-API-Key, which the service does not read", h.Get("Access-Control-Allow-Headers"))
 					}
 					if n, err := strconv.Atoi(h.Get("Access-Control-Max-Age")); err != nil || n <= 0 {
 						t.Errorf("Access-Control-Max-Age %q", h.Get("Access-Control-Max-Age"))
@@ -495,7 +499,12 @@ func TestCORS(t *testing.T) {
 			}
 			t.Run("preflight of an unknown path", func(t *testing.T) {
 				defer e.use(t)()
-				wantError(t, e.do("OPTIONS", "/v1/nothing", "", nil, preflight("GET")...), http.StatusNotFound, "not_found")
+				r := e.do("OPTIONS", "/v1/nothing", "", nil, preflight("GET")...)
+				wantError(t, r, http.StatusNotFound, "not_found")
+				// Without it the browser would not let the page read the 404.
+				if got := r.Header.Get("Access-Control-Allow-Origin"); got != "*" && got != origin {
+					t.Errorf("404 to a preflight: Access-Control-Allow-Origin %q", got)
+				}
 			})
 			t.Run("actual requests", func(t *testing.T) {
 				defer e.use(t)()
@@ -515,7 +524,7 @@ func TestCORS(t *testing.T) {
 						t.Errorf("%s: Access-Control-Allow-Origin %q", tc.name, got)
 					}
 					exp := r.Header.Get("Access-Control-Expose-Headers")
-					for _, hd := range []string{"RateLimit", "RateLimit-Policy", "Retry-After", "X-Request-Id"} {
+					for _, hd := range []string{"RateLimit", "RateLimit-Policy", "Retry-After", "WWW-Authenticate", "X-Request-Id"} {
 						if !containsToken(exp, hd) {
 							t.Errorf("%s: Access-Control-Expose-Headers %q lacks %s", tc.name, exp, hd)
 						}
@@ -578,9 +587,8 @@ func TestRequestID(t *testing.T) {
 				if len(r.Header.Values("X-Request-Id")) != 1 {
 					t.Errorf("X-Request-Id sent %d times", len(r.Header.Values("X-Request-Id")))
 				}
-				var env struct{ Error errBody }
-				if err := json.Unmarshal(r.Body, &env); err != nil || env.Error.RequestID != got {
-					t.Errorf("body request_id %q, header %q", env.Error.RequestID, got)
+				if e, _ := decodeErr(t, r); e.RequestID != got {
+					t.Errorf("body request_id %q, header %q", e.RequestID, got)
 				}
 			})
 		}

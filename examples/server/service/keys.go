@@ -12,7 +12,7 @@ import (
 // maxRollGrace bounds how long a rolled key keeps working.
 const maxRollGrace = 7 * 24 * time.Hour
 
-var errKeyNotFound = apierrors.NewNotFound("No such API key")
+var errKeyNotFound = apierrors.New(http.StatusNotFound, apierrors.CodeNotFound, "No such API key")
 
 // me answers GET /v1/me: the caller's own key and its rate limits.
 func (s *Service) me(w http.ResponseWriter, r *http.Request) error {
@@ -192,9 +192,9 @@ func (s *Service) rollKey(w http.ResponseWriter, r *http.Request) error {
 	tok, nk, err := s.mgr.Roll(r.Context(), k.ID, grace)
 	switch {
 	case errors.Is(err, apikey.ErrRevoked):
-		return apierrors.NewConflict("A revoked key cannot be rolled")
+		return apierrors.New(http.StatusConflict, apierrors.CodeConflict, "A revoked key cannot be rolled")
 	case errors.Is(err, apikey.ErrExpired):
-		return apierrors.NewConflict("An expired key cannot be rolled")
+		return apierrors.New(http.StatusConflict, apierrors.CodeConflict, "An expired key cannot be rolled")
 	case err != nil:
 		return storeError(err)
 	}
@@ -203,11 +203,16 @@ func (s *Service) rollKey(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusCreated, out)
 }
 
-// storeError maps key-store failures: unavailable is 503, anything else a
-// 500 whose cause is logged, never sent.
+// storeError maps the Manager's errors: an invalid parameter is 400,
+// unavailable is 503, anything else a 500 whose cause is logged, never
+// sent.
 func storeError(err error) error {
+	var pe *apikey.ParamError
+	if errors.As(err, &pe) {
+		return apierrors.NewInvalidParameter(pe.Param, pe.Param+" "+pe.Reason)
+	}
 	if errors.Is(err, apikey.ErrUnavailable) {
-		return apierrors.ErrServiceUnavailable.WithRetryAfter(2 * time.Second).WithCause(err)
+		return apierrors.NewServiceUnavailable(2 * time.Second).WithCause(err)
 	}
 	if errors.Is(err, apikey.ErrNotFound) {
 		return errKeyNotFound

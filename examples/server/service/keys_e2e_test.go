@@ -172,13 +172,7 @@ func TestCreateKeyValidation(t *testing.T) {
 				t.Fatalf("status = %d, want 400; body %.300s", r.Status, r.Body)
 			}
 			wantRateLimitHeaders(t, r)
-			var env struct {
-				Error errBody `json:"error"`
-			}
-			if err := json.Unmarshal(r.Body, &env); err != nil {
-				t.Fatalf("error body: %v: %s", err, r.Body)
-			}
-			code := env.Error.Code
+			code := errorCode(t, r)
 			if tt.wantCode != "" {
 				got := wantError(t, r, http.StatusBadRequest, tt.wantCode)
 				if got.Param != tt.wantParam {
@@ -504,7 +498,7 @@ func TestRollValidation(t *testing.T) {
 			}
 			code := tc.wantCode
 			if code == "" {
-				code = decodeJSON[struct{ Error errBody }](t, r).Error.Code
+				code = errorCode(t, r)
 			}
 			got := wantError(t, r, http.StatusBadRequest, code)
 			if tc.wantCode != "" && got.Param != tc.wantParam {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gatekey/gatekey/apikey"
-	"github.com/gatekey/gatekey/middleware"
 )
 
 // logEntry collects what the request log line needs from inner layers.
@@ -26,7 +25,9 @@ func noteKey(r *http.Request, k *apikey.Key) {
 
 // logRequests writes one structured line per request: method, path (never
 // the query, which may hold a key), status, duration, request id and the
-// id of the key used. Keys themselves are never logged.
+// id of the key used. Keys themselves are never logged. It wraps the Gate,
+// so it sees every answer, and learns the key from the Authenticator's
+// OnSuccess hook and the request id from the response.
 func logRequests(logger *slog.Logger, now func() time.Time) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -34,7 +35,7 @@ func logRequests(logger *slog.Logger, now func() time.Time) func(http.Handler) h
 			entry := &logEntry{}
 			sw := &statusWriter{ResponseWriter: w}
 			next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), logEntryKey{}, entry)))
-			id, _ := middleware.RequestIDFromContext(r.Context())
+			id := sw.Header().Get("X-Request-Id") // set by the Gate's RequestID
 			logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("method", r.Method),
 				slog.String("path", redactPath(r.URL.Path)),

@@ -34,7 +34,7 @@ func newMonitorStore(now func() time.Time) *monitorStore {
 	return &monitorStore{now: now, m: make(map[string]*monitor)}
 }
 
-var errMonitorNotFound = apierrors.NewNotFound("No such monitor")
+var errMonitorNotFound = apierrors.New(http.StatusNotFound, apierrors.CodeNotFound, "No such monitor")
 
 func (s *Service) listMonitors(w http.ResponseWriter, r *http.Request) error {
 	caller, err := callerKey(r)

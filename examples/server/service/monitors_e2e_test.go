@@ -80,11 +80,11 @@ func TestMonitorsCRUD(t *testing.T) {
 			t.Errorf("POST /v1/monitors %s: %d, want 400: %s", body, r.Status, r.Body)
 			continue
 		}
-		wantError(t, r, http.StatusBadRequest, decodeJSON[struct{ Error errBody }](t, r).Error.Code)
+		wantError(t, r, http.StatusBadRequest, errorCode(t, r))
 	}
 }
 
-// TestPermissions: each kind of key on each route. DESIGN.md's order:
+// TestPermissions: each kind of key on each route. the Gate's order:
 // routing (404/405) comes before the per-route permission checks.
 func TestPermissions(t *testing.T) {
 	t.Parallel()

@@ -1,7 +1,7 @@
 // Package service is gatekey's reference service, the API that
-// examples/server runs: keys and monitors behind gatekey's middleware, in
-// DESIGN.md's order. It is a package so that other programs can run it
-// with other stores, as examples/fleet does with PostgreSQL and Redis.
+// examples/server runs: keys and monitors behind gatekey's front door,
+// middleware.Gate. It is a package so that other programs can run it with
+// other stores, as examples/fleet does with PostgreSQL and Redis.
 package service
 
 import (
@@ -22,7 +22,7 @@ import (
 // the environment, tests fill it directly.
 type Config struct {
 	Rate            ratelimit.Policy // the limits of every key
-	AuthFailureRate ratelimit.Limit  // failed authentications per client address, counted per process
+	AuthFailureRate ratelimit.Limit  // failed authentications per client address, counted per process; zero: 100/minute
 	RequireTLS      bool
 	TrustedProxies  middleware.TrustedProxies
 	ErrorEncoding   apierrors.Encoding
@@ -42,7 +42,7 @@ type Config struct {
 	Limits ratelimit.Store
 
 	Now    func() time.Time // nil: time.Now
-	Logger *slog.Logger     // nil: discard
+	Logger *slog.Logger     // nil: slog.Default()
 }
 
 // Service is the reference API: keys and monitors behind gatekey.
@@ -62,7 +62,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+		cfg.Logger = slog.Default()
 	}
 	if len(cfg.Rate) == 0 {
 		return nil, errors.New("server: no rate limit policy")
@@ -84,16 +84,13 @@ func New(cfg Config) (*Service, error) {
 		mgr.Close()
 		return nil, err
 	}
-	throttle, err := middleware.NewAuthThrottle(middleware.AuthThrottleConfig{
-		Limit: cfg.AuthFailureRate,
-		Store: ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: cfg.Now}),
-		Now:   cfg.Now,
-	})
-	if err != nil {
-		mgr.Close()
-		return nil, fmt.Errorf("server: auth failure rate: %w", err)
+	if cfg.AuthFailureRate != (ratelimit.Limit{}) {
+		if err := cfg.AuthFailureRate.Validate(); err != nil {
+			mgr.Close()
+			return nil, fmt.Errorf("server: auth failure rate: %w", err)
+		}
 	}
-	s.handler = s.routes(throttle)
+	s.handler = s.routes()
 	return s, nil
 }
 
@@ -126,10 +123,11 @@ func (s *Service) setupAdminKey() error {
 	return err
 }
 
-// routes builds the handler. The order is DESIGN.md's: TLS requirement,
-// CORS preflight, failed-authentication throttle, authentication, per-key
-// rate limit, routing (404/405), then per-route permission checks.
-func (s *Service) routes(throttle *middleware.AuthThrottle) http.Handler {
+// routes builds the handler: the service's routes behind the Gate, which
+// puts every request through TLS, CORS, the failed-authentication
+// throttle, authentication, the rate limit, routing and the per-route
+// checks, in that order; the request log wraps it all.
+func (s *Service) routes() http.Handler {
 	h := func(f apierrors.HandlerFunc) http.Handler { return f }
 	secret, write := middleware.RequireSecret, middleware.RequireWrite
 
@@ -145,32 +143,26 @@ func (s *Service) routes(throttle *middleware.AuthThrottle) http.Handler {
 	mux.Handle("GET /v1/monitors/{id}", h(s.getMonitor))
 	mux.Handle("DELETE /v1/monitors/{id}", write(h(s.deleteMonitor)))
 
-	auth := &middleware.Authenticator{
-		Verifier:  s.mgr,
+	gate := &middleware.Gate{
+		Auth: middleware.Authenticator{
+			Verifier: s.mgr,
+			Throttle: &middleware.AuthThrottle{
+				Limit: s.cfg.AuthFailureRate,
+				Store: ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: s.cfg.Now}),
+				Now:   s.cfg.Now,
+			},
+			OnSuccess: noteKey,
+		},
+		RateLimit: &middleware.RateLimiter{Policy: s.cfg.Rate, Store: s.cfg.Limits},
+		CORS:      &middleware.CORS{AllowedOrigins: s.cfg.CORSOrigins},
+		Errors:    apierrors.Writer{Encoding: s.cfg.ErrorEncoding},
 		Proxies:   s.cfg.TrustedProxies,
-		Throttle:  throttle,
 		Logger:    s.cfg.Logger,
-		OnSuccess: noteKey,
-	}
-	limiter := &middleware.RateLimiter{
-		Policy:  s.cfg.Rate,
-		Store:   s.cfg.Limits,
-		Proxies: s.cfg.TrustedProxies,
-		Logger:  s.cfg.Logger,
-	}
-	cors := &middleware.CORS{AllowedOrigins: s.cfg.CORSOrigins, Routes: mux}
-
-	chain := []func(http.Handler) http.Handler{
-		(&apierrors.Writer{Encoding: s.cfg.ErrorEncoding, Logger: s.cfg.Logger}).Middleware,
-		(&middleware.Recoverer{Logger: s.cfg.Logger}).Handler,
-		middleware.RequestID,
-		logRequests(s.cfg.Logger, s.cfg.Now),
 	}
 	if s.cfg.RequireTLS {
-		chain = append(chain, (&middleware.RequireTLS{Proxies: s.cfg.TrustedProxies}).Handler)
+		gate.TLS = &middleware.RequireTLS{}
 	}
-	chain = append(chain, cors.Handler, auth.Handler, limiter.Handler)
-	return middleware.Chain(chain...)(apierrors.Mux(mux))
+	return logRequests(s.cfg.Logger, s.cfg.Now)(gate.Handler(mux))
 }
 
 // Handler returns the service's HTTP handler.

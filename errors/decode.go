@@ -1,4 +1,4 @@
-package middlewaretest
+package errors
 
 import (
 	"bytes"
@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
-	apierrors "github.com/gatekey/gatekey/errors"
 )
 
-// DecodeError reads an error body written by package errors, in any of its
-// encodings, and returns the error it describes:
+// Decode reads an error body written by Write, in any of its encodings,
+// and returns the error it describes:
 //
 //   - the default object, {"error":{"status":…,"code":…,"message":…}}:
 //     Status, Code, Message, Param, RequestID, DocURL and Details;
@@ -22,15 +20,14 @@ import (
 //
 // Numbers in Details decode as float64, as encoding/json decodes them into
 // an any. Header and Err are never set: headers travel outside the body and
-// the cause is never sent. The result matches the ready-made errors of
-// package errors with errors.Is, which compares codes:
+// the cause is never sent. Clients and tests compare the result by code:
 //
-//	e, err := middlewaretest.DecodeError(rec.Body)
-//	if err != nil || !errors.Is(e, apierrors.ErrRevokedAPIKey) { … }
+//	e, err := apierrors.Decode(resp.Body)
+//	if err == nil && errors.Is(e, apierrors.CodeRateLimitExceeded) { … }
 //
-// DecodeError returns an error if body is not JSON, is not one of these
+// Decode returns an error if the body is not JSON, is not one of these
 // shapes, or is followed by more than white space.
-func DecodeError(body io.Reader) (*apierrors.Error, error) {
+func Decode(body io.Reader) (*Error, error) {
 	var w struct {
 		// default and simple encodings
 		Error json.RawMessage `json:"error"`
@@ -39,23 +36,23 @@ func DecodeError(body io.Reader) (*apierrors.Error, error) {
 		Title     string         `json:"title"`
 		Status    int            `json:"status"`
 		Detail    string         `json:"detail"`
-		Code      string         `json:"code"`
+		Code      Code           `json:"code"`
 		Param     string         `json:"param"`
 		RequestID string         `json:"request_id"`
 		Details   map[string]any `json:"details"`
 	}
 	dec := json.NewDecoder(body)
 	if err := dec.Decode(&w); err != nil {
-		return nil, fmt.Errorf("middlewaretest: decoding error body: %w", err)
+		return nil, fmt.Errorf("apierrors: decoding error body: %w", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("middlewaretest: decoding error body: data after the JSON object")
+		return nil, errors.New("apierrors: decoding error body: data after the JSON object")
 	}
 	switch raw := bytes.TrimSpace(w.Error); {
 	case len(raw) > 0 && raw[0] == '{':
 		var o struct {
 			Status    int            `json:"status"`
-			Code      string         `json:"code"`
+			Code      Code           `json:"code"`
 			Message   string         `json:"message"`
 			Param     string         `json:"param"`
 			RequestID string         `json:"request_id"`
@@ -63,26 +60,26 @@ func DecodeError(body io.Reader) (*apierrors.Error, error) {
 			Details   map[string]any `json:"details"`
 		}
 		if err := json.Unmarshal(raw, &o); err != nil {
-			return nil, fmt.Errorf("middlewaretest: decoding error body: %w", err)
+			return nil, fmt.Errorf("apierrors: decoding error body: %w", err)
 		}
 		if o.Status == 0 || o.Code == "" {
-			return nil, errors.New("middlewaretest: error body lacks a status or code")
+			return nil, errors.New("apierrors: error body lacks a status or code")
 		}
-		return &apierrors.Error{Status: o.Status, Code: o.Code, Message: o.Message, Param: o.Param,
+		return &Error{Status: o.Status, Code: o.Code, Message: o.Message, Param: o.Param,
 			RequestID: o.RequestID, DocURL: o.DocURL, Details: o.Details}, nil
 	case len(raw) > 0 && raw[0] == '"':
-		e := new(apierrors.Error)
+		e := new(Error)
 		if err := json.Unmarshal(raw, &e.Message); err != nil {
-			return nil, fmt.Errorf("middlewaretest: decoding error body: %w", err)
+			return nil, fmt.Errorf("apierrors: decoding error body: %w", err)
 		}
 		return e, nil
 	case len(raw) == 0 && w.Status != 0 && w.Type != "":
-		e := &apierrors.Error{Status: w.Status, Code: w.Code, Message: w.Detail, Param: w.Param,
+		e := &Error{Status: w.Status, Code: w.Code, Message: w.Detail, Param: w.Param,
 			RequestID: w.RequestID, Details: w.Details}
 		if w.Type != "about:blank" {
 			e.DocURL = w.Type
 		}
 		return e, nil
 	}
-	return nil, errors.New("middlewaretest: not an error body")
+	return nil, errors.New("apierrors: not an error body")
 }

@@ -1,0 +1,150 @@
+package middleware_test
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/gatekey/gatekey/apikey"
+	"github.com/gatekey/gatekey/middleware"
+	"github.com/gatekey/gatekey/ratelimit"
+)
+
+// CORS answers preflights itself, before any key is asked for, with the
+// methods the router has for the path; a preflight for a path that does
+// not exist gets the JSON 404, readable by the page that sent it.
+func ExampleCORS() {
+	mgr, _, _, _ := newExampleKeys()
+	defer mgr.Close()
+
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/monitors", ok)
+	mux.Handle("POST /v1/monitors", ok)
+	handler := (&middleware.Gate{
+		Auth: middleware.Authenticator{Verifier: mgr},
+		CORS: &middleware.CORS{AllowedOrigins: []string{"https://app.example.com"}},
+	}).Handler(mux)
+
+	for _, path := range []string{"/v1/monitors", "/v1/nothing"} {
+		r := httptest.NewRequest("OPTIONS", path, nil)
+		r.Header.Set("Origin", "https://app.example.com")
+		r.Header.Set("Access-Control-Request-Method", "POST")
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		fmt.Println(path, w.Code, w.Header().Get("Access-Control-Allow-Origin"), w.Header().Get("Access-Control-Allow-Methods"))
+	}
+	// Output:
+	// /v1/monitors 204 https://app.example.com GET, HEAD, POST
+	// /v1/nothing 404 https://app.example.com
+}
+
+// RequireTLS refuses plain HTTP with 403 rather than redirecting: a key
+// sent in clear text has already leaked. Behind a TLS-terminating proxy,
+// name the proxy so that its X-Forwarded-Proto is believed.
+func ExampleRequireTLS() {
+	proxies, _ := middleware.ParseTrustedProxies("10.0.0.0/8")
+	handler := (&middleware.RequireTLS{Proxies: proxies}).Handler(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+
+	send := func(name string, r *http.Request) {
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		hsts := w.Header().Get("Strict-Transport-Security")
+		if hsts == "" {
+			hsts = "-"
+		}
+		fmt.Println(name, w.Code, "HSTS:", hsts)
+	}
+	send("plain", httptest.NewRequest("GET", "http://api.example.com/v1/me", nil))
+
+	direct := httptest.NewRequest("GET", "https://api.example.com/v1/me", nil)
+	direct.TLS = &tls.ConnectionState{}
+	send("tls", direct)
+
+	proxied := httptest.NewRequest("GET", "http://api.example.com/v1/me", nil)
+	proxied.RemoteAddr = "10.0.0.5:4000"
+	proxied.Header.Set("X-Forwarded-Proto", "https")
+	send("proxied", proxied)
+	// Output:
+	// plain 403 HSTS: -
+	// tls 200 HSTS: max-age=31536000
+	// proxied 200 HSTS: max-age=31536000
+}
+
+// RequireScopes grants routes beyond read and write: here, only keys with
+// the billing:read scope see invoices, whatever their permission.
+func ExampleRequireScopes() {
+	mgr, _ := apikey.NewManager(&apikey.MemoryStore{}, apikey.ManagerConfig{})
+	defer mgr.Close()
+	create := func(scopes ...string) string {
+		tok, _, _ := mgr.Create(context.Background(), apikey.CreateParams{Type: apikey.SecretKey, Environment: apikey.Live,
+			Permission: apikey.ReadWrite, Scopes: scopes})
+		return tok.Reveal()
+	}
+	billing, plain := create("billing:read"), create()
+
+	invoices := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/invoices", middleware.RequireScopes("billing:read")(invoices))
+	handler := (&middleware.Gate{Auth: middleware.Authenticator{Verifier: mgr}}).Handler(mux)
+
+	do(handler, "GET", "/v1/invoices", billing)
+	r := httptest.NewRequest("GET", "/v1/invoices", nil)
+	r.Header.Set("Authorization", "Bearer "+plain)
+	w := httptest.NewRecorder()
+	handler.ServeHTTP(w, r)
+	fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"))
+	// Output:
+	// GET /v1/invoices 200
+	// 403 Bearer error="insufficient_scope", scope="billing:read"
+}
+
+// RequireEnvironment keeps test keys away from routes that move real
+// money, and live keys away from test-only tools.
+func ExampleRequireEnvironment() {
+	mgr, _ := apikey.NewManager(&apikey.MemoryStore{}, apikey.ManagerConfig{})
+	defer mgr.Close()
+	live, _, _ := mgr.Create(context.Background(), apikey.CreateParams{Type: apikey.SecretKey, Environment: apikey.Live, Permission: apikey.ReadWrite})
+	test, _, _ := mgr.Create(context.Background(), apikey.CreateParams{Type: apikey.SecretKey, Environment: apikey.Test, Permission: apikey.ReadWrite})
+
+	payout := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/payouts", middleware.RequireEnvironment(apikey.Live)(payout))
+	handler := (&middleware.Gate{Auth: middleware.Authenticator{Verifier: mgr}}).Handler(mux)
+
+	do(handler, "POST", "/v1/payouts", live.Reveal())
+	do(handler, "POST", "/v1/payouts", test.Reveal())
+	// Output:
+	// POST /v1/payouts 200
+	// POST /v1/payouts 403 environment_not_allowed
+}
+
+// AuthThrottle stops key guessing per client address: after the limit of
+// invalid keys, the address is refused 429 before any look-up, even with a
+// valid key, until the bucket refills.
+func ExampleAuthThrottle() {
+	mgr, key, _, _ := newExampleKeys()
+	defer mgr.Close()
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/me", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	handler := (&middleware.Gate{Auth: middleware.Authenticator{
+		Verifier: mgr,
+		Throttle: &middleware.AuthThrottle{Limit: ratelimit.PerMinute(3)},
+	}}).Handler(mux)
+
+	guess := "sk_live_" + strings.Repeat("A", 50)
+	for range 3 {
+		do(handler, "GET", "/v1/me", guess)
+	}
+	do(handler, "GET", "/v1/me", key)
+	// Output:
+	// GET /v1/me 401 invalid_api_key
+	// GET /v1/me 401 invalid_api_key
+	// GET /v1/me 401 invalid_api_key
+	// GET /v1/me 429 rate_limit_exceeded
+}

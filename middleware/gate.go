@@ -1,0 +1,250 @@
+package middleware
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+
+	apierrors "github.com/gatekey/gatekey/errors"
+)
+
+// Gate is the front door of an API: one handler that puts every request
+// through gatekey's parts in the one right order before it reaches the
+// service's routes.
+//
+//	gate := &middleware.Gate{
+//		Auth:      middleware.Authenticator{Verifier: keys},
+//		RateLimit: &middleware.RateLimiter{Policy: ratelimit.MustParsePolicy("100/minute")},
+//		Public:    []string{"GET /healthz"},
+//	}
+//	srv := &http.Server{Handler: gate.Handler(mux), MaxHeaderBytes: 16 << 10}
+//
+// A request passes, in this order:
+//
+//  1. the request id (RequestID) and panic recovery (Recoverer), so that
+//     every answer, a panic's 500 included, carries the id;
+//  2. the TLS requirement, if TLS is set: 403 https_required;
+//  3. CORS, if set: preflights are answered here and go no further;
+//  4. the failed-authentication throttle (Auth.Throttle), then
+//     authentication: 401, 400, 403, 429 or 503 before any route is
+//     consulted, so an unauthenticated caller learns nothing of the routes;
+//  5. the per-key rate limit, if RateLimit is set: 429;
+//  6. routing: 404 not_found, or 405 method_not_allowed with Allow, in
+//     JSON whatever the router;
+//  7. the per-route checks, in this order: secret-only (RequireSecret),
+//     read-only versus write (every route: a key that may not write may
+//     use only GET, HEAD and OPTIONS; and RequireWrite), scopes
+//     (RequireScopes), environment (RequireEnvironment);
+//  8. the route's handler.
+//
+// So a read-only key gets 405 on a path that has no such method and 403 on
+// a write route, and a publishable key gets 403 secret_key_required, not
+// insufficient_permissions, on a secret-only write route. The Gate finds a
+// route's Require wrappers on the handler its Router returns for the
+// request, when they wrap the route outermost; they also run again, as
+// themselves, when the route is served, so a route is never less
+// protected than its wrappers say.
+//
+// A route listed in Public skips steps 4, 5 and 7: it is served without a
+// key (KeyFromContext reports none), after TLS, CORS and routing.
+//
+// Every error is written by Errors, which is also installed for the
+// routes, so that their apierrors.Write and apierrors.HandlerFunc answers
+// have the same shape.
+//
+// Auth.Verifier is required; everything else has a working zero value.
+// Handler takes a copy of the configuration, parts included: changing the
+// Gate or its parts afterwards does not change the handler. A misconfigured
+// part panics in Handler, naming the field.
+type Gate struct {
+	// Auth authenticates every request that is not Public. Its Verifier is
+	// required. Its Proxies and Logger default to the Gate's.
+	Auth Authenticator
+
+	// RateLimit, if set, limits each authenticated key's requests. Its
+	// Proxies and Logger default to the Gate's. Nil means no rate limit.
+	RateLimit *RateLimiter
+
+	// CORS, if set, lets browsers call the API from other origins. Its
+	// Routes defaults to the Gate's Router, and its allowed headers to
+	// those the Auth's Sources read. Nil means no CORS: a preflight is then
+	// authenticated like any other request, and fails.
+	CORS *CORS
+
+	// TLS, if set, refuses plain HTTP. Its Proxies default to the Gate's.
+	// Nil accepts plain HTTP.
+	TLS *RequireTLS
+
+	// Public lists the routes served without an API key, as http.ServeMux
+	// patterns such as "GET /healthz" or "/status". Whatever the Router, a
+	// request is public if a ServeMux holding these patterns matches it.
+	Public []string
+
+	// Errors writes every error the Gate and the routes send. Its Logger
+	// defaults to the Gate's.
+	Errors apierrors.Writer
+
+	// Proxies says whose forwarding headers are believed, for every part
+	// that leaves its own Proxies empty. The zero value believes none.
+	Proxies TrustedProxies
+
+	// Logger is the logger of every part that leaves its own Logger nil.
+	// Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler returns routes behind the gate. It panics if routes or
+// Auth.Verifier is nil, if a Public pattern is invalid, or if a part is
+// misconfigured.
+func (g *Gate) Handler(routes Router) http.Handler {
+	if routes == nil {
+		panic("middleware: Gate.Handler called with a nil Router")
+	}
+	if g.Auth.Verifier == nil {
+		panic("middleware: Gate.Auth.Verifier is nil")
+	}
+	logger := g.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	proxies := g.Proxies.clone()
+
+	auth := g.Auth
+	auth.Proxies = orProxies(auth.Proxies, proxies)
+	if auth.Logger == nil {
+		auth.Logger = logger
+	}
+
+	var h http.Handler = &routed{routes: routes}
+	if g.RateLimit != nil {
+		rl := *g.RateLimit
+		rl.Proxies = orProxies(rl.Proxies, proxies)
+		if rl.Logger == nil {
+			rl.Logger = logger
+		}
+		h = rl.Handler(h)
+	}
+	h = auth.Handler(h)
+	if len(g.Public) > 0 {
+		h = &publicSplit{public: publicMux(g.Public), open: &routed{routes: routes, public: true}, closed: h}
+	}
+	if g.CORS != nil {
+		h = g.cors(routes).Handler(h)
+	}
+	if g.TLS != nil {
+		t := *g.TLS
+		t.Proxies = orProxies(t.Proxies, proxies)
+		h = t.Handler(h)
+	}
+	h = (&Recoverer{Logger: logger}).Handler(h)
+	h = RequestID(h)
+	if g.Errors.Logger == nil && g.Logger != nil {
+		wr := g.Errors
+		wr.Logger = g.Logger
+		h = wr.Middleware(h)
+	} else if g.Errors != (apierrors.Writer{}) {
+		h = g.Errors.Middleware(h)
+	}
+	// With a zero Writer nothing need be installed: it is what
+	// apierrors.Write uses when none is.
+	return h
+}
+
+// cors returns the Gate's CORS part with its defaults filled in.
+func (g *Gate) cors(routes Router) *CORS {
+	c := *g.CORS
+	if c.Routes == nil {
+		c.Routes = routes
+	}
+	if len(c.AllowedHeaders) == 0 {
+		sources := g.Auth.Sources
+		if len(sources) == 0 {
+			sources = defaultSources[:]
+		}
+		var allowed []string
+		if slices.ContainsFunc(sources, func(s Source) bool { return s == SourceBearer || s == SourceToken || s == SourceBasic }) {
+			allowed = append(allowed, "Authorization")
+		}
+		allowed = append(allowed, "Content-Type", "Idempotency-Key")
+		if slices.Contains(sources, SourceHeader) {
+			name := g.Auth.HeaderName
+			if name == "" {
+				name = "X-API-Key"
+			}
+			allowed = append(allowed, name)
+		}
+		c.AllowedHeaders = append(allowed, "X-Request-Id")
+	}
+	if len(c.ExposedHeaders) == 0 && g.RateLimit != nil && g.RateLimit.LegacyHeaders {
+		c.ExposedHeaders = append(corsExposedHeaders[:len(corsExposedHeaders):len(corsExposedHeaders)],
+			"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+	}
+	return &c
+}
+
+func orProxies(own, gate TrustedProxies) TrustedProxies {
+	if len(own.Networks) > 0 {
+		return own.clone()
+	}
+	return gate
+}
+
+// publicMux returns a ServeMux matching the patterns, or panics naming the
+// bad one.
+func publicMux(patterns []string) (mux *http.ServeMux) {
+	mux = http.NewServeMux()
+	for _, p := range patterns {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					panic(fmt.Sprintf("middleware: Gate.Public: %v", v))
+				}
+			}()
+			mux.Handle(p, http.NotFoundHandler())
+		}()
+	}
+	return mux
+}
+
+// publicSplit sends public requests one way and the others the other.
+type publicSplit struct {
+	public       *http.ServeMux
+	open, closed http.Handler
+}
+
+func (p *publicSplit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := p.public.Handler(r); pattern != "" {
+		p.open.ServeHTTP(w, r)
+		return
+	}
+	p.closed.ServeHTTP(w, r)
+}
+
+// routed is the Gate's innermost step: routing, the per-route checks, and
+// the route.
+type routed struct {
+	routes Router
+	public bool
+}
+
+func (g *routed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, pattern := g.routes.Handler(r)
+	if pattern == "" {
+		apierrors.Write(w, r, routeError(g.routes, r))
+		return
+	}
+	if !g.public {
+		k, ok := KeyFromContext(r.Context())
+		if !ok {
+			apierrors.Write(w, r, apierrors.NewInternal(errNoKey))
+			return
+		}
+		q := routeRules(h)
+		if err := q.check(r, k, true); err != nil {
+			apierrors.Write(w, r, err)
+			return
+		}
+	}
+	g.routes.ServeHTTP(w, r)
+}

@@ -1,0 +1,218 @@
+package middleware_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+
+	apierrors "github.com/gatekey/gatekey/errors"
+	"github.com/gatekey/gatekey/middleware"
+	"github.com/gatekey/gatekey/middleware/middlewaretest"
+	"github.com/gatekey/gatekey/ratelimit"
+)
+
+// serveMux registers routes on a new http.ServeMux, which is a Router as
+// it is.
+func serveMux(routes []middlewaretest.Route) middleware.Router {
+	mux := http.NewServeMux()
+	for _, rt := range routes {
+		p := rt.Pattern
+		if rt.Method != "" {
+			p = rt.Method + " " + p
+		}
+		mux.Handle(p, rt.Handler)
+	}
+	return mux
+}
+
+// TestGateServeMux drives the router suite's table through the Gate on a
+// ServeMux; examples/chi drives the same table through chi.
+func TestGateServeMux(t *testing.T) {
+	if err := middlewaretest.TestRouter(serveMux); err != nil {
+		t.Error(err)
+	}
+}
+
+// brokenRouter wraps a ServeMux and misreports its routes.
+type brokenRouter struct {
+	*http.ServeMux
+	handler func(mux *http.ServeMux, r *http.Request) (http.Handler, string)
+}
+
+func (b brokenRouter) Handler(r *http.Request) (http.Handler, string) {
+	return b.handler(b.ServeMux, r)
+}
+
+// TestRouterSuiteFailsBrokenRouters: the suite is worth passing only if it
+// fails routers that misreport their routes.
+func TestRouterSuiteFailsBrokenRouters(t *testing.T) {
+	for name, handler := range map[string]func(*http.ServeMux, *http.Request) (http.Handler, string){
+		"never matches": func(*http.ServeMux, *http.Request) (http.Handler, string) { return nil, "" },
+		"always matches": func(mux *http.ServeMux, r *http.Request) (http.Handler, string) {
+			h, _ := mux.Handler(r)
+			return h, "/"
+		},
+		"hides the handler": func(mux *http.ServeMux, r *http.Request) (http.Handler, string) {
+			_, p := mux.Handler(r)
+			return nil, p
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := middlewaretest.TestRouter(func(routes []middlewaretest.Route) middleware.Router {
+				return brokenRouter{serveMux(routes).(*http.ServeMux), handler}
+			})
+			if err == nil {
+				t.Error("the suite passed a broken router")
+			}
+		})
+	}
+}
+
+func TestGateMisconfiguration(t *testing.T) {
+	f := newFixture(t)
+	mux := http.NewServeMux()
+	for name, tc := range map[string]struct {
+		gate   *middleware.Gate
+		routes middleware.Router
+		want   string
+	}{
+		"nil router":      {&middleware.Gate{Auth: middleware.Authenticator{Verifier: f.mgr}}, nil, "middleware: Gate.Handler called with a nil Router"},
+		"no verifier":     {&middleware.Gate{}, mux, "middleware: Gate.Auth.Verifier is nil"},
+		"bad public":      {&middleware.Gate{Auth: middleware.Authenticator{Verifier: f.mgr}, Public: []string{"GET healthz"}}, mux, "middleware: Gate.Public: "},
+		"no policy":       {&middleware.Gate{Auth: middleware.Authenticator{Verifier: f.mgr}, RateLimit: &middleware.RateLimiter{}}, mux, "middleware: RateLimiter needs a Policy"},
+		"bad CORS origin": {&middleware.Gate{Auth: middleware.Authenticator{Verifier: f.mgr}, CORS: &middleware.CORS{AllowedOrigins: []string{"example.com"}}}, mux, "middleware: CORS.AllowedOrigins"},
+		"bad realm":       {&middleware.Gate{Auth: middleware.Authenticator{Verifier: f.mgr, Realm: `"`}}, mux, "middleware: Authenticator.Realm"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if v := recover(); v == nil || !strings.HasPrefix(fmt.Sprint(v), tc.want) {
+					t.Errorf("panic %v, want one starting %q", v, tc.want)
+				}
+			}()
+			tc.gate.Handler(tc.routes)
+		})
+	}
+}
+
+// TestGateSnapshot: Handler copies the configuration, parts included.
+func TestGateSnapshot(t *testing.T) {
+	f := newFixture(t)
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/me", nop)
+	rl := &middleware.RateLimiter{Policy: ratelimit.MustParsePolicy("1/minute")}
+	gate := &middleware.Gate{Auth: middleware.Authenticator{Verifier: f.mgr}, RateLimit: rl, Logger: discardLogger()}
+	h := gate.Handler(mux)
+	rl.Policy = ratelimit.MustParsePolicy("1000/minute")
+	gate.Public = []string{"/"}
+	gate.Auth.Verifier = nil
+	if w := get(h, ""); w.Code != 401 {
+		t.Errorf("keyless request after the Gate changed: %d", w.Code)
+	}
+	get(h, f.keys["secret"])
+	if w := get(h, f.keys["secret"]); w.Code != 429 {
+		t.Errorf("second request under the original 1/minute: %d", w.Code)
+	}
+}
+
+// TestGateErrors: the Gate's Writer shapes its own errors and those of the
+// routes.
+func TestGateErrors(t *testing.T) {
+	f := newFixture(t)
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/monitors", apierrors.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+		return apierrors.New(http.StatusConflict, apierrors.CodeConflict, "busy")
+	}))
+	h := (&middleware.Gate{
+		Auth:   middleware.Authenticator{Verifier: f.mgr},
+		Errors: apierrors.Writer{Encoding: apierrors.EncodingSimple},
+		Logger: discardLogger(),
+	}).Handler(mux)
+	for key, want := range map[string]string{
+		"":               `{"error":"No API key provided"}`,
+		f.keys["secret"]: `{"error":"busy"}`,
+	} {
+		if got := strings.TrimSpace(get(h, key).Body.String()); got != want {
+			t.Errorf("body %s, want %s", got, want)
+		}
+	}
+}
+
+// TestGateCORSHeaders: the preflight answer allows the headers the
+// Authenticator reads, and only those.
+func TestGateCORSHeaders(t *testing.T) {
+	f := newFixture(t)
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/monitors", nop)
+	for _, tc := range []struct {
+		sources []middleware.Source
+		header  string
+		want    string
+	}{
+		{nil, "", "Authorization, Content-Type, Idempotency-Key, X-Request-Id"},
+		{[]middleware.Source{middleware.SourceHeader}, "", "Content-Type, Idempotency-Key, X-API-Key, X-Request-Id"},
+		{[]middleware.Source{middleware.SourceBearer, middleware.SourceHeader}, "X-Acme-Key", "Authorization, Content-Type, Idempotency-Key, X-Acme-Key, X-Request-Id"},
+	} {
+		h := (&middleware.Gate{
+			Auth: middleware.Authenticator{Verifier: f.mgr, Sources: tc.sources, HeaderName: tc.header},
+			CORS: &middleware.CORS{AllowedOrigins: []string{"*"}},
+		}).Handler(mux)
+		r := httptest.NewRequest("OPTIONS", "/v1/monitors", nil)
+		r.Header.Set("Origin", "https://app.example.com")
+		r.Header.Set("Access-Control-Request-Method", "GET")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if got := w.Header().Get("Access-Control-Allow-Headers"); w.Code != 204 || got != tc.want {
+			t.Errorf("sources %v: %d, Access-Control-Allow-Headers %q, want %q", tc.sources, w.Code, got, tc.want)
+		}
+	}
+}
+
+// TestGateProxies: the Gate's Proxies reach every part that sets none: the
+// key's allowed networks see the client behind the proxy.
+func TestGateProxies(t *testing.T) {
+	f := newFixture(t) // "office-only" allows 198.51.100.0/24
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/me", nop)
+	h := (&middleware.Gate{
+		Auth:    middleware.Authenticator{Verifier: f.mgr},
+		Proxies: middleware.TrustedProxies{Networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}},
+	}).Handler(mux)
+	for xff, want := range map[string]int{"198.51.100.7": 200, "203.0.113.1": 403} {
+		r := httptest.NewRequest("GET", "/v1/me", nil)
+		r.RemoteAddr = "10.0.0.2:4000"
+		r.Header.Set("X-Forwarded-For", xff)
+		r.Header.Set("Authorization", "Bearer "+f.keys["office-only"])
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != want {
+			t.Errorf("client %s: %d, want %d", xff, w.Code, want)
+		}
+	}
+}
+
+// TestStandalonePartsRefuseKeylessPreflights is the regression test of a
+// hole: the Authenticator and the Require checks used to let a keyless
+// CORS preflight through to the next handler, which on a route serving
+// every method is the protected handler itself.
+func TestStandalonePartsRefuseKeylessPreflights(t *testing.T) {
+	f := newFixture(t)
+	h := &okHandler{}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/admin/purge", middleware.RequireWrite(h))
+	for name, handler := range map[string]http.Handler{
+		"Authenticator": (&middleware.Authenticator{Verifier: f.mgr, Logger: discardLogger()}).Handler(mux),
+		"RequireWrite":  quietWriter(mux),
+	} {
+		r := httptest.NewRequest("OPTIONS", "/v1/admin/purge", nil)
+		r.Header.Set("Origin", "https://evil.example")
+		r.Header.Set("Access-Control-Request-Method", "DELETE")
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		if h.called || w.Code < 400 {
+			t.Errorf("%s: keyless preflight got %d, handler ran %v", name, w.Code, h.called)
+		}
+	}
+}

@@ -1,0 +1,79 @@
+package middleware
+
+import (
+	"strconv"
+	"time"
+
+	apierrors "github.com/gatekey/gatekey/errors"
+	"github.com/gatekey/gatekey/ratelimit"
+)
+
+// The RateLimit-Policy and RateLimit headers of the IETF httpapi
+// ratelimit-headers draft, in its Structured Fields syntax (RFC 8941).
+
+// named returns a copy of p whose limits all carry their Label as Name, so
+// that headers need not derive labels on every request.
+func named(p ratelimit.Policy) ratelimit.Policy {
+	q := make(ratelimit.Policy, len(p))
+	for i, l := range p {
+		q[i] = l.WithName(l.Label())
+	}
+	return q
+}
+
+// policyHeader formats a RateLimit-Policy value.
+func policyHeader(p ratelimit.Policy) string {
+	b := make([]byte, 0, 48*len(p))
+	for i, l := range p {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendSFString(b, l.Label())
+		b = append(b, ";q="...)
+		b = strconv.AppendInt(b, int64(l.Requests), 10)
+		b = append(b, ";w="...)
+		b = strconv.AppendInt(b, apierrors.DelaySeconds(l.Window), 10)
+	}
+	return string(b)
+}
+
+// stateHeader formats a RateLimit value: one item per limit of d's policy.
+func stateHeader(d ratelimit.Decision) string {
+	var buf [96]byte
+	b := buf[:0]
+	if len(d.States) == 0 {
+		b = appendState(b, d.Limit, d.Remaining, d.ResetAfter)
+		return string(b)
+	}
+	for i, s := range d.States {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendState(b, s.Limit, s.Remaining, s.ResetAfter)
+	}
+	return string(b)
+}
+
+func appendState(b []byte, l ratelimit.Limit, remaining int, reset time.Duration) []byte {
+	b = appendSFString(b, l.Label())
+	b = append(b, ";r="...)
+	b = strconv.AppendInt(b, int64(max(remaining, 0)), 10)
+	b = append(b, ";t="...)
+	return strconv.AppendInt(b, apierrors.DelaySeconds(reset), 10)
+}
+
+// appendSFString appends s as a Structured Field string (RFC 8941): quoted,
+// with backslash escapes; characters outside printable ASCII are dropped.
+func appendSFString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c >= 0x20 && c < 0x7f:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
