@@ -141,26 +141,27 @@ func startBinary(t *testing.T, adminEnv string, wantListen bool, args ...string)
 	return p
 }
 
-// waitFor polls stderr for re until timeout or the process exits.
+// waitFor waits until stderr matches re, the process exits, or timeout
+// passes. It looks again at each line the process writes.
 func (p *proc) waitFor(re *regexp.Regexp, timeout time.Duration) []string {
 	p.t.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
 	for {
+		next := p.stderr.next() // before looking, so no line is missed
 		if m := re.FindStringSubmatch(p.stderr.String()); m != nil {
 			return m
 		}
 		select {
+		case <-next:
 		case <-p.exited:
 			if m := re.FindStringSubmatch(p.stderr.String()); m != nil {
 				return m
 			}
 			p.t.Fatalf("server exited (%v) before printing %q; stderr:\n%s", p.waitErr, re, p.stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
+		case <-deadline.C:
 			p.t.Fatalf("no %q on stderr within %v; stderr:\n%s", re, timeout, p.stderr.String())
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -271,14 +272,24 @@ func TestBinaryGracefulShutdown(t *testing.T) {
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	body := `{"name":"in flight"}`
-	fmt.Fprintf(conn, "POST /v1/keys HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-		p.addr, admin, len(body), body[:5])
-	time.Sleep(200 * time.Millisecond) // the server is now reading our body
+	// With Expect: 100-continue, net/http answers "100 Continue" when the
+	// handler first reads the body: then the request is surely in flight.
+	fmt.Fprintf(conn, "POST /v1/keys HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n",
+		p.addr, admin, len(body))
+	br := bufio.NewReader(conn)
+	if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {
+		t.Fatalf("want 100 Continue, got %q, %v", line, err)
+	}
+	if line, err := br.ReadString('\n'); err != nil || line != "\r\n" {
+		t.Fatalf("want the end of the 100 response, got %q, %v", line, err)
+	}
+	io.WriteString(conn, body[:5])
 
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// The server says so once its listener is closed.
+	p.waitFor(regexp.MustCompile(`no new connections`), 5*time.Second)
 	select {
 	case <-p.exited:
 		t.Fatalf("server exited with a request in flight; stderr:\n%s", p.stderr.String())
@@ -290,7 +301,7 @@ func TestBinaryGracefulShutdown(t *testing.T) {
 		t.Errorf("server still accepts connections after SIGTERM")
 	}
 	io.WriteString(conn, body[5:])
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	res, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatalf("in-flight request got no response: %v", err)
 	}

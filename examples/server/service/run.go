@@ -118,7 +118,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10, // DESIGN.md: at least 16 KB, so oversized keys get a JSON error
+		MaxHeaderBytes:    64 << 10, // at least 16 KB, so oversized keys get a JSON error, not a plain 431
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	ln, err := net.Listen("tcp", *addr)
@@ -144,7 +144,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down: finishing in-flight requests")
+	srv.RegisterOnShutdown(func() {
+		// Shutdown runs this once its listeners are closed.
+		logger.Info("shutting down: no new connections; finishing in-flight requests")
+	})
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
