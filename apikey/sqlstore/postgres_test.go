@@ -3,10 +3,12 @@
 package sqlstore_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -164,37 +166,67 @@ func (s *pgServer) start() error {
 	cmd := s.command(filepath.Join(s.bindir, "postgres"), "-D", s.data(), "-k", s.dir,
 		"-p", strconv.Itoa(s.port), "-c", "listen_addresses=127.0.0.1",
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
-	cmd.Stdout, cmd.Stderr = logf, logf
+	ready := newLineWatch("database system is ready to accept connections")
+	cmd.Stdout = io.MultiWriter(logf, ready)
+	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start postgres: %v", err)
 	}
 	s.cmd, s.done = cmd, make(chan error, 1)
 	go func() { s.done <- cmd.Wait() }()
 
+	// postgres says when it accepts connections; then one ping must succeed.
+	select {
+	case <-ready.seen:
+	case werr := <-s.done:
+		s.cmd = nil
+		return fmt.Errorf("postgres exited (%v) before accepting connections:\n%s", werr, s.log())
+	case <-time.After(30 * time.Second):
+		s.stop()
+		return fmt.Errorf("postgres not ready after 30s:\n%s", s.log())
+	}
 	db, err := sql.Open("pgx", s.DSN())
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err = db.PingContext(ctx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		select {
-		case werr := <-s.done:
-			s.cmd = nil
-			return fmt.Errorf("postgres exited (%v) before accepting connections:\n%s", werr, s.log())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return fmt.Errorf("postgres not ready after 30s: %v\n%s", err, s.log())
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		s.stop()
+		return fmt.Errorf("postgres said it was ready, but a ping failed: %v\n%s", err, s.log())
 	}
+	return nil
+}
+
+// lineWatch is an io.Writer that closes seen once the output written to
+// it holds a line containing want.
+type lineWatch struct {
+	want string
+	seen chan struct{}
+	mu   sync.Mutex
+	buf  []byte
+	done bool
+}
+
+func newLineWatch(want string) *lineWatch {
+	return &lineWatch{want: want, seen: make(chan struct{})}
+}
+
+func (w *lineWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return len(p), nil
+	}
+	w.buf = append(w.buf, p...)
+	if bytes.Contains(w.buf, []byte(w.want)) {
+		w.done, w.buf = true, nil
+		close(w.seen)
+	} else if i := bytes.LastIndexByte(w.buf, '\n'); i >= 0 {
+		w.buf = w.buf[i+1:] // keep only the line not yet complete
+	}
+	return len(p), nil
 }
 
 // stop shuts the server down (fast shutdown: clients are disconnected).

@@ -3,8 +3,11 @@
 package redisstore_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -97,7 +100,9 @@ func (s *redisServer) start() error {
 	defer logf.Close()
 	cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir, "--daemonize", "no")
-	cmd.Stdout, cmd.Stderr = logf, logf
+	ready := newLineWatch("Ready to accept connections")
+	cmd.Stdout = io.MultiWriter(logf, ready)
+	cmd.Stderr = cmd.Stdout
 	cmd.SysProcAttr = &syscall.SysProcAttr{}
 	dieWithTest(cmd.SysProcAttr)
 	if err := cmd.Start(); err != nil {
@@ -106,28 +111,56 @@ func (s *redisServer) start() error {
 	s.cmd, s.done = cmd, make(chan error, 1)
 	go func() { s.done <- cmd.Wait() }()
 
+	// redis-server says when it listens; then one PING must succeed.
+	select {
+	case <-ready.seen:
+	case werr := <-s.done:
+		s.cmd = nil
+		log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+		return fmt.Errorf("redis-server exited (%v) before it was ready:\n%s", werr, log)
+	case <-time.After(20 * time.Second):
+		s.kill()
+		return errors.New("redis-server not ready after 20s")
+	}
 	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: time.Second})
 	defer c.Close()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err = c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return nil
-		}
-		select {
-		case werr := <-s.done:
-			s.cmd = nil
-			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-			return fmt.Errorf("redis-server exited (%v) before answering:\n%s", werr, log)
-		case <-time.After(10 * time.Millisecond): // poll interval
-		}
-		if time.Now().After(deadline) {
-			s.kill()
-			return fmt.Errorf("redis-server not ready after 20s: %v", err)
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		s.kill()
+		return fmt.Errorf("redis-server said it was ready, but PING failed: %v", err)
 	}
+	return nil
+}
+
+// lineWatch is an io.Writer that closes seen once the output written to
+// it holds a line containing want.
+type lineWatch struct {
+	want string
+	seen chan struct{}
+	mu   sync.Mutex
+	buf  []byte
+	done bool
+}
+
+func newLineWatch(want string) *lineWatch {
+	return &lineWatch{want: want, seen: make(chan struct{})}
+}
+
+func (w *lineWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return len(p), nil
+	}
+	w.buf = append(w.buf, p...)
+	if bytes.Contains(w.buf, []byte(w.want)) {
+		w.done, w.buf = true, nil
+		close(w.seen)
+	} else if i := bytes.LastIndexByte(w.buf, '\n'); i >= 0 {
+		w.buf = w.buf[i+1:] // keep only the line not yet complete
+	}
+	return len(p), nil
 }
 
 // kill ends the server at once (SIGKILL): no goodbye to clients.
