@@ -249,7 +249,7 @@ func (c *authenticator) buildChallenge(invalidToken bool) string {
 // looked up. Like Handler, it panics if the configuration is invalid.
 func (a *Authenticator) Authenticate(r *http.Request) (*apikey.Key, error) {
 	c := a.settings()
-	k, f := c.authenticate(r)
+	k, _, f := c.authenticate(r)
 	if f != nil {
 		return nil, f.err.WithCause(f.cause)
 	}
@@ -262,7 +262,7 @@ func (a *Authenticator) Handler(next http.Handler) http.Handler {
 	c := a.settings()
 	c.prepare()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, f := c.authenticate(r)
+		key, src, f := c.authenticate(r)
 		if f != nil {
 			if f.invalid {
 				c.countFailure(r, f)
@@ -274,7 +274,13 @@ func (a *Authenticator) Handler(next http.Handler) http.Handler {
 		if c.OnSuccess != nil {
 			c.OnSuccess(r, key)
 		}
-		next.ServeHTTP(w, r.WithContext(keyctx.With(r.Context(), key)))
+		r = r.WithContext(keyctx.With(r.Context(), key))
+		if src == SourceQuery {
+			// Nothing past this point (a handler, a log line, a redirect
+			// that copies the query) gets to see the key.
+			r.URL, r.RequestURI = withoutQueryParam(r.URL, c.QueryParam)
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -288,14 +294,14 @@ type failure struct {
 
 var errThrottled = errors.New("middleware: too many failed authentications from this address")
 
-// authenticate returns the key, or the failure to answer. It has no side
-// effects of its own.
-func (c *authenticator) authenticate(r *http.Request) (*apikey.Key, *failure) {
+// authenticate returns the key and where it was found, or the failure to
+// answer. It has no side effects of its own.
+func (c *authenticator) authenticate(r *http.Request) (*apikey.Key, Source, *failure) {
 	if c.Throttle != nil && c.Throttle.anyBlocked() {
 		// Resolving the client address walks X-Forwarded-For: only pay for
 		// it when some address is blocked.
 		if wait, blocked := c.Throttle.Blocked(c.Proxies.ClientAddr(r)); blocked {
-			return nil, &failure{err: apierrors.NewTooManyRequests(wait), cause: errThrottled}
+			return nil, 0, &failure{err: apierrors.NewTooManyRequests(wait), cause: errThrottled}
 		}
 	}
 	presented, src, err := credentials(r, c.Sources, c.HeaderName, c.QueryParam)
@@ -303,44 +309,44 @@ func (c *authenticator) authenticate(r *http.Request) (*apikey.Key, *failure) {
 	switch err {
 	case nil:
 	case errNoCredentials:
-		return nil, &failure{err: c.rejection(rejectMissing, false)}
+		return nil, 0, &failure{err: c.rejection(rejectMissing, false)}
 	case errAmbiguousCredentials:
-		return nil, &failure{err: apierrors.New(http.StatusBadRequest, apierrors.CodeAmbiguousCredentials,
+		return nil, 0, &failure{err: apierrors.New(http.StatusBadRequest, apierrors.CodeAmbiguousCredentials,
 			"API key credentials were provided in more than one place; send exactly one"), cause: err}
 	default:
-		return nil, &failure{err: c.rejection(rejectInvalid, bearer), cause: err, invalid: true}
+		return nil, 0, &failure{err: c.rejection(rejectInvalid, bearer), cause: err, invalid: true}
 	}
 
 	key, err := c.Verifier.Verify(r.Context(), presented)
 	if err != nil {
 		switch {
 		case errors.Is(err, apikey.ErrUnavailable):
-			return nil, &failure{err: apierrors.NewServiceUnavailable(unavailableRetryAfter), cause: err}
+			return nil, 0, &failure{err: apierrors.NewServiceUnavailable(unavailableRetryAfter), cause: err}
 		case errors.Is(err, apikey.ErrInvalidKey):
-			return nil, &failure{err: c.rejection(rejectInvalid, bearer), cause: err, invalid: true}
+			return nil, 0, &failure{err: c.rejection(rejectInvalid, bearer), cause: err, invalid: true}
 		case errors.Is(err, apikey.ErrExpired):
-			return nil, &failure{err: c.rejection(rejectExpired, bearer), cause: err, key: key}
+			return nil, 0, &failure{err: c.rejection(rejectExpired, bearer), cause: err, key: key}
 		case errors.Is(err, apikey.ErrRevoked):
-			return nil, &failure{err: c.rejection(rejectRevoked, bearer), cause: err, key: key}
+			return nil, 0, &failure{err: c.rejection(rejectRevoked, bearer), cause: err, key: key}
 		case errors.Is(err, apikey.ErrDisabled):
-			return nil, &failure{err: c.rejection(rejectDisabled, bearer), cause: err, key: key}
+			return nil, 0, &failure{err: c.rejection(rejectDisabled, bearer), cause: err, key: key}
 		default:
 			// Not a verdict about the key: fail closed, as a server error.
-			return nil, &failure{err: apierrors.NewInternal(nil), cause: err}
+			return nil, 0, &failure{err: apierrors.NewInternal(nil), cause: err}
 		}
 	}
 	if key == nil {
-		return nil, &failure{err: apierrors.NewInternal(nil), cause: errors.New("middleware: verifier returned no key and no error")}
+		return nil, 0, &failure{err: apierrors.NewInternal(nil), cause: errors.New("middleware: verifier returned no key and no error")}
 	}
 	if len(key.AllowedNetworks) > 0 && !key.AllowsAddr(c.Proxies.ClientAddr(r)) {
-		return nil, &failure{err: apierrors.New(http.StatusForbidden, apierrors.CodeIPNotAllowed,
+		return nil, 0, &failure{err: apierrors.New(http.StatusForbidden, apierrors.CodeIPNotAllowed,
 			"This API key may not be used from this IP address"), key: key}
 	}
 	if c.RejectSecretKeysFromBrowsers && key.Type == apikey.SecretKey && len(r.Header["Origin"]) > 0 {
-		return nil, &failure{err: apierrors.New(http.StatusForbidden, apierrors.CodePublishableKeyRequired,
+		return nil, 0, &failure{err: apierrors.New(http.StatusForbidden, apierrors.CodePublishableKeyRequired,
 			"Secret API keys must not be used in browsers or other client-side code; use a publishable key (pk_…) there and keep secret keys on your server"), key: key}
 	}
-	return key, nil
+	return key, src, nil
 }
 
 // countFailure counts an invalid key against the client's address. The

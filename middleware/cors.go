@@ -15,12 +15,14 @@ import (
 // without credentials, and CORS answers them itself.
 //
 // A preflight (OPTIONS with Origin and Access-Control-Request-Method) is
-// answered here and never reaches the next handler: for a path that Routes
-// has, 204 with Access-Control-Allow-Origin (for an allowed origin),
+// answered here and never reaches the next handler. From an allowed
+// origin: for a path that Routes has, 204 with Access-Control-Allow-Origin,
 // Access-Control-Allow-Methods (the methods Routes has for the path),
 // Access-Control-Allow-Headers and Access-Control-Max-Age; for a path
 // Routes does not have, the JSON 404 not_found, with
 // Access-Control-Allow-Origin so that the browser lets the page read it.
+// From any other origin, 204 without CORS headers, a refusal, whatever the
+// path: Routes is not consulted.
 // Other requests from an allowed origin go on with
 // Access-Control-Allow-Origin and Access-Control-Expose-Headers set, so
 // that scripts can read error bodies, challenges, rate-limit headers and
@@ -36,7 +38,7 @@ import (
 // Routes is required. Handler takes a copy of the configuration.
 type CORS struct {
 	// AllowedOrigins lists origins such as "https://app.example.com", or
-	// "*" for any. Empty allows none: preflights get 204 without CORS
+	// "*" for any. Empty allows none: every preflight gets 204 without CORS
 	// headers, which browsers treat as a refusal.
 	AllowedOrigins []string
 
@@ -127,20 +129,21 @@ func (c *CORS) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		methods := allowedMethods(routes, r, r.Header.Get("Access-Control-Request-Method"))
-		methods = slices.DeleteFunc(methods, func(m string) bool { return m == http.MethodOptions })
-		if ok {
-			h.Set("Access-Control-Allow-Origin", acao)
+		if !ok {
+			// A refusal, the same for every path: a browser will not send
+			// the request, and nobody learns which routes exist.
+			w.WriteHeader(http.StatusNoContent)
+			return
 		}
+		h.Set("Access-Control-Allow-Origin", acao)
+		methods := allowedMethods(routes, r, r.Header.Get("Access-Control-Request-Method"))
 		if len(methods) == 0 {
 			apierrors.Write(w, r, apierrors.New(http.StatusNotFound, apierrors.CodeNotFound, "Not found"))
 			return
 		}
-		if ok {
-			h.Set("Access-Control-Allow-Methods", strings.Join(methods, ", "))
-			h.Set("Access-Control-Allow-Headers", allowHeaders)
-			h.Set("Access-Control-Max-Age", maxAgeValue)
-		}
+		h.Set("Access-Control-Allow-Methods", strings.Join(methods, ", "))
+		h.Set("Access-Control-Allow-Headers", allowHeaders)
+		h.Set("Access-Control-Max-Age", maxAgeValue)
 		w.WriteHeader(http.StatusNoContent)
 	})
 }

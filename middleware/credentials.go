@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -195,4 +196,22 @@ func isToken68(s string) bool {
 		}
 	}
 	return true
+}
+
+// withoutQueryParam returns a copy of u without the query parameter name,
+// the other parameters left as they were, and the request-target that
+// goes with it.
+func withoutQueryParam(u *url.URL, name string) (*url.URL, string) {
+	c := *u
+	var kept []string
+	for part := range strings.SplitSeq(u.RawQuery, "&") {
+		k, _, _ := strings.Cut(part, "=")
+		if uk, err := url.QueryUnescape(k); err == nil && uk == name || part == "" {
+			continue
+		}
+		kept = append(kept, part)
+	}
+	c.RawQuery = strings.Join(kept, "&")
+	c.ForceQuery = false
+	return &c, c.RequestURI()
 }

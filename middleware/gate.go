@@ -27,8 +27,9 @@ import (
 //  2. the TLS requirement, if TLS is set: 403 https_required;
 //  3. CORS, if set: preflights are answered here and go no further;
 //  4. the failed-authentication throttle (Auth.Throttle), then
-//     authentication: 401, 400, 403, 429 or 503 before any route is
-//     consulted, so an unauthenticated caller learns nothing of the routes;
+//     authentication: 401, 400, 403, 429 or 503 whatever the path, so an
+//     unauthenticated caller learns nothing of the routes (but what CORS
+//     must tell an allowed origin's preflight);
 //  5. the per-key rate limit, if RateLimit is set: 429;
 //  6. routing: 404 not_found, or 405 method_not_allowed with Allow, in
 //     JSON whatever the router;
@@ -47,7 +48,9 @@ import (
 // protected than its wrappers say.
 //
 // A route listed in Public skips steps 4, 5 and 7: it is served without a
-// key (KeyFromContext reports none), after TLS, CORS and routing.
+// key (KeyFromContext reports none), after TLS and CORS. Whether a request
+// is public is decided by the route the Router picks for it, nothing else,
+// so no path that the Router sends to another route can pass for public.
 //
 // Every error is written by Errors, which is also installed for the
 // routes, so that their apierrors.Write and apierrors.HandlerFunc answers
@@ -76,9 +79,13 @@ type Gate struct {
 	// Nil accepts plain HTTP.
 	TLS *RequireTLS
 
-	// Public lists the routes served without an API key, as http.ServeMux
-	// patterns such as "GET /healthz" or "/status". Whatever the Router, a
-	// request is public if a ServeMux holding these patterns matches it.
+	// Public lists the routes served without an API key, by the pattern
+	// the Router reports for them (Router.Handler): for an http.ServeMux the
+	// pattern as registered, such as "GET /healthz" or "/status"; for a
+	// router whose patterns carry no method, such as chi, "GET /healthz"
+	// (the method, a space, the pattern) or the bare pattern for every
+	// method. A request is public only if the Router picks such a route for
+	// it. Each entry must be a valid http.ServeMux pattern.
 	Public []string
 
 	// Errors writes every error the Gate and the routes send. Its Logger
@@ -127,7 +134,7 @@ func (g *Gate) Handler(routes Router) http.Handler {
 	}
 	h = auth.Handler(h)
 	if len(g.Public) > 0 {
-		h = &publicSplit{public: publicMux(g.Public), open: &routed{routes: routes, public: true}, closed: h}
+		h = &publicSplit{routes: routes, public: publicPatterns(g.Public), open: &routed{routes: routes, public: true}, closed: h}
 	}
 	if g.CORS != nil {
 		h = g.cors(routes).Handler(h)
@@ -190,10 +197,11 @@ func orProxies(own, gate TrustedProxies) TrustedProxies {
 	return gate
 }
 
-// publicMux returns a ServeMux matching the patterns, or panics naming the
-// bad one.
-func publicMux(patterns []string) (mux *http.ServeMux) {
-	mux = http.NewServeMux()
+// publicPatterns returns the set of patterns, or panics naming a pattern
+// that http.ServeMux would not accept.
+func publicPatterns(patterns []string) map[string]bool {
+	check := http.NewServeMux()
+	set := make(map[string]bool, len(patterns))
 	for _, p := range patterns {
 		func() {
 			defer func() {
@@ -201,20 +209,23 @@ func publicMux(patterns []string) (mux *http.ServeMux) {
 					panic(fmt.Sprintf("middleware: Gate.Public: %v", v))
 				}
 			}()
-			mux.Handle(p, http.NotFoundHandler())
+			check.Handle(p, http.NotFoundHandler())
 		}()
+		set[p] = true
 	}
-	return mux
+	return set
 }
 
-// publicSplit sends public requests one way and the others the other.
+// publicSplit sends the requests for which routes picks a public route one
+// way, and the others the other.
 type publicSplit struct {
-	public       *http.ServeMux
+	routes       Router
+	public       map[string]bool
 	open, closed http.Handler
 }
 
 func (p *publicSplit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := p.public.Handler(r); pattern != "" {
+	if _, pattern := match(p.routes, r); pattern != "" && (p.public[pattern] || p.public[r.Method+" "+pattern]) {
 		p.open.ServeHTTP(w, r)
 		return
 	}
@@ -229,7 +240,7 @@ type routed struct {
 }
 
 func (g *routed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h, pattern := g.routes.Handler(r)
+	h, pattern := match(g.routes, r)
 	if pattern == "" {
 		apierrors.Write(w, r, routeError(g.routes, r))
 		return
@@ -246,5 +257,7 @@ func (g *routed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// The steps that must see a request the route accepts, and nothing the
+	// Gate refused (idempotency, then credits), belong here.
 	g.routes.ServeHTTP(w, r)
 }

@@ -216,3 +216,95 @@ func TestStandalonePartsRefuseKeylessPreflights(t *testing.T) {
 		}
 	}
 }
+
+// TestGateNestedRouters: a Router inside a Router, mounted as it is or
+// under a prefix with StripPrefix, is routed as one: JSON 404 and 405,
+// the inner route's checks in order, and Public naming the inner route by
+// its full pattern.
+func TestGateNestedRouters(t *testing.T) {
+	f := newFixture(t)
+	health, things, secret := &okHandler{}, &okHandler{}, &okHandler{}
+	v2 := http.NewServeMux() // mounted under a prefix: its patterns are relative
+	v2.Handle("GET /health", health)
+	v2.Handle("GET /things", things)
+	v2.Handle("POST /things", middleware.RequireSecret(secret))
+	v3 := http.NewServeMux() // mounted as it is: its patterns are full paths
+	v3.Handle("GET /v3/things", things)
+	v3.Handle("POST /v3/things", middleware.RequireSecret(secret))
+	mux := http.NewServeMux()
+	mux.Handle("/v2/", middleware.StripPrefix("/v2", v2))
+	mux.Handle("/v3/", v3)
+	h := (&middleware.Gate{
+		Auth:   middleware.Authenticator{Verifier: f.mgr},
+		Public: []string{"GET /v2/health"},
+		Logger: discardLogger(),
+	}).Handler(mux)
+
+	for _, tc := range []struct {
+		method, path, key string
+		status            int
+		code              apierrors.Code
+		ran               *okHandler
+		allow             string
+	}{
+		{"GET", "/v2/health", "", 200, "", health, ""},
+		{"GET", "/v2/things", "", 401, apierrors.CodeMissingAPIKey, nil, ""},
+		{"GET", "/health", "", 401, apierrors.CodeMissingAPIKey, nil, ""},
+		{"GET", "/v2/things", "secret-ro", 200, "", things, ""},
+		{"GET", "/v2/nothing", "secret", 404, apierrors.CodeNotFound, nil, ""},
+		{"DELETE", "/v2/things", "secret-ro", 405, apierrors.CodeMethodNotAllowed, nil, "GET, HEAD, POST"},
+		{"POST", "/v2/things", "publishable", 403, apierrors.CodeSecretKeyRequired, nil, ""},
+		{"POST", "/v2/things", "secret", 200, "", secret, ""},
+		{"GET", "/v3/nothing", "secret", 404, apierrors.CodeNotFound, nil, ""},
+		{"DELETE", "/v3/things", "secret-ro", 405, apierrors.CodeMethodNotAllowed, nil, "GET, HEAD, POST"},
+		{"POST", "/v3/things", "publishable", 403, apierrors.CodeSecretKeyRequired, nil, ""},
+	} {
+		health.called, things.called, secret.called = false, false, false
+		r := httptest.NewRequest(tc.method, tc.path, nil)
+		if tc.key != "" {
+			r.Header.Set("Authorization", "Bearer "+f.keys[tc.key])
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tc.status {
+			t.Errorf("%s %s (%s): %d, want %d: %s", tc.method, tc.path, tc.key, w.Code, tc.status, w.Body)
+			continue
+		}
+		if tc.code != "" && decodeError(t, w).Code != tc.code {
+			t.Errorf("%s %s (%s): code %s, want %s", tc.method, tc.path, tc.key, decodeError(t, w).Code, tc.code)
+		}
+		for _, o := range []*okHandler{health, things, secret} {
+			if o.called != (o == tc.ran) {
+				t.Errorf("%s %s (%s): a handler ran that should not have, or not the one that should", tc.method, tc.path, tc.key)
+			}
+		}
+		if got := w.Header().Get("Allow"); got != tc.allow {
+			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, got, tc.allow)
+		}
+	}
+}
+
+func TestStripPrefix(t *testing.T) {
+	inner := http.NewServeMux()
+	inner.Handle("GET /things/{id}", nop)
+	inner.Handle("/any", nop)
+	rt := middleware.StripPrefix("/v2", inner)
+	for target, want := range map[string]string{
+		"/v2/things/1":   "GET /v2/things/{id}",
+		"/v2/any":        "/v2/any",
+		"/v2/things%2F1": "",
+		"/v3/things/1":   "",
+		"/things/1":      "",
+		"/v2":            "",
+	} {
+		if _, got := rt.Handler(httptest.NewRequest("GET", target, nil)); got != want {
+			t.Errorf("Handler(GET %s) pattern %q, want %q", target, got, want)
+		}
+	}
+	defer func() {
+		if v := recover(); v == nil || !strings.HasPrefix(fmt.Sprint(v), "middleware: StripPrefix") {
+			t.Errorf("StripPrefix(nil) panic %v", v)
+		}
+	}()
+	middleware.StripPrefix("/x", nil)
+}

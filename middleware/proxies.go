@@ -150,11 +150,11 @@ func parseHop(s string) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// IsTLS reports whether the client reached the service over TLS: r.TLS is
+// isTLS reports whether the client reached the service over TLS: r.TLS is
 // set, or the TCP peer is a trusted proxy that says "X-Forwarded-Proto:
 // https" (a single value; a list is read by its last entry, the one the
 // nearest proxy added).
-func (tp TrustedProxies) IsTLS(r *http.Request) bool {
+func (tp TrustedProxies) isTLS(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
 	}

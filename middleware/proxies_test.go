@@ -84,6 +84,7 @@ func TestClientAddr(t *testing.T) {
 	}
 }
 
+// TestIsTLS: what RequireTLS counts as TLS.
 func TestIsTLS(t *testing.T) {
 	tp := middleware.TrustedProxies{Networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
 	tests := []struct {
@@ -113,8 +114,8 @@ func TestIsTLS(t *testing.T) {
 			for _, v := range tc.proto {
 				r.Header.Add("X-Forwarded-Proto", v)
 			}
-			if got := tc.tp.IsTLS(r); got != tc.want {
-				t.Errorf("IsTLS = %v, want %v", got, tc.want)
+			if got := (&middleware.RequireTLS{Proxies: tc.tp}).Check(r) == nil; got != tc.want {
+				t.Errorf("TLS = %v, want %v", got, tc.want)
 			}
 		})
 	}

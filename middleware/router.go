@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"net/http"
+	"strings"
 
 	apierrors "github.com/gatekey/gatekey/errors"
 )
@@ -14,7 +15,12 @@ import (
 //
 // *http.ServeMux is a Router as it is. Other routers take a few lines: for
 // chi, Handler can call chi.Mux.Find with a fresh chi.RouteContext and
-// return the handler registered for the pattern it finds.
+// return the handler registered for the pattern it finds (examples/chi
+// does so).
+//
+// Routers nest: when the handler a Router returns is itself a Router, the
+// Gate asks that one in turn, so a ServeMux mounted inside another, or one
+// mounted under a path prefix with StripPrefix, is routed as one router.
 type Router interface {
 	http.Handler
 
@@ -25,6 +31,83 @@ type Router interface {
 	// applies its default checks only, and the route's own Require
 	// wrappers still run when it is served.
 	Handler(r *http.Request) (h http.Handler, pattern string)
+}
+
+// maxNesting bounds how deep match follows Routers inside Routers.
+const maxNesting = 8
+
+// match returns the handler and pattern that rt, and the Routers nested in
+// it, pick for r: those of the innermost Router, or a nil handler and ""
+// when one of them has no route for r.
+func match(rt Router, r *http.Request) (http.Handler, string) {
+	h, pattern := rt.Handler(r)
+	for range maxNesting {
+		inner, ok := h.(Router)
+		if pattern == "" || !ok || inner == rt {
+			break
+		}
+		rt = inner
+		h, pattern = rt.Handler(r)
+	}
+	if pattern == "" {
+		return nil, ""
+	}
+	return h, pattern
+}
+
+// StripPrefix is http.StripPrefix for a Router: it serves requests whose
+// path begins with prefix by removing the prefix and letting rt serve
+// them, and it tells the Gate which of rt's routes a request takes, so
+// that a router mounted under a prefix is routed, checked and answered
+// 404 or 405 like the outer one. Its patterns are rt's with the prefix put
+// back ("GET /things" of a router mounted under "/v2" is "GET /v2/things"),
+// which is how Gate.Public names them.
+//
+//	mux.Handle("/v2/", middleware.StripPrefix("/v2", v2))
+func StripPrefix(prefix string, rt Router) Router {
+	if rt == nil {
+		panic("middleware: StripPrefix called with a nil Router")
+	}
+	return &prefixRouter{prefix: prefix, rt: rt, h: http.StripPrefix(prefix, rt)}
+}
+
+type prefixRouter struct {
+	prefix string
+	rt     Router
+	h      http.Handler // http.StripPrefix(prefix, rt)
+}
+
+func (p *prefixRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.h.ServeHTTP(w, r) }
+
+func (p *prefixRouter) Handler(r *http.Request) (http.Handler, string) {
+	path, ok := strings.CutPrefix(r.URL.Path, p.prefix)
+	rawPath, rawOK := strings.CutPrefix(r.URL.RawPath, p.prefix)
+	if !ok || r.URL.RawPath != "" && !rawOK {
+		return nil, "" // http.StripPrefix answers 404
+	}
+	// The request that http.StripPrefix hands to rt.
+	inner := *r
+	u := *r.URL
+	u.Path, u.RawPath = path, rawPath
+	inner.URL = &u
+	h, pattern := match(p.rt, &inner)
+	if pattern == "" {
+		return nil, ""
+	}
+	return h, p.prefixed(pattern)
+}
+
+// prefixed puts the prefix back into an inner pattern: after the method,
+// if the pattern has one.
+func (p *prefixRouter) prefixed(pattern string) string {
+	method, path, ok := strings.Cut(pattern, " ")
+	if ok && strings.HasPrefix(path, "/") {
+		return method + " " + p.prefix + path
+	}
+	if strings.HasPrefix(pattern, "/") {
+		return p.prefix + pattern
+	}
+	return pattern // a host pattern: leave it as the inner router wrote it
 }
 
 // probeMethods are the methods tried to list what a path allows, for the
@@ -43,7 +126,7 @@ func allowedMethods(rt Router, r *http.Request, extra string) []string {
 	probe := *r // a shallow copy; only Method changes
 	try := func(m string) {
 		probe.Method = m
-		if _, pattern := rt.Handler(&probe); pattern != "" {
+		if _, pattern := match(rt, &probe); pattern != "" {
 			methods = append(methods, m)
 		}
 	}

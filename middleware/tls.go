@@ -16,8 +16,11 @@ const defaultHSTS = "max-age=31536000"
 // crossed the network in clear text, and a redirect would teach the client
 // that this is fine. The zero value is ready to use.
 type RequireTLS struct {
-	// Proxies decides whether an X-Forwarded-Proto header is believed.
-	// The zero value believes none: only r.TLS counts.
+	// Proxies decides whether an X-Forwarded-Proto header is believed: a
+	// request is TLS if r.TLS is set, or if its TCP peer is one of Proxies
+	// and says "X-Forwarded-Proto: https" (a list is read by its last
+	// entry, the one the nearest proxy added). The zero value believes no
+	// header: only r.TLS counts.
 	Proxies TrustedProxies
 
 	// HSTS is the Strict-Transport-Security header sent on responses to
@@ -29,7 +32,7 @@ type RequireTLS struct {
 // Check returns nil for a request that arrived over TLS, and the
 // https_required error otherwise.
 func (rt *RequireTLS) Check(r *http.Request) error {
-	if rt.Proxies.IsTLS(r) {
+	if rt.Proxies.isTLS(r) {
 		return nil
 	}
 	return apierrors.New(http.StatusForbidden, apierrors.CodeHTTPSRequired, "HTTPS is required")

@@ -17,7 +17,9 @@ import (
 // returns the handler registered for that pattern, which chi.Walk lists.
 // Register every route before calling NewRouter: a route added later is
 // still served, but the Gate does not see its Require wrappers, only
-// applies its default checks before it.
+// applies its default checks before it. Adapt the top-level router, the
+// one the Gate serves: a chi router mounted inside another routes on its
+// parent's route context, which Handler does not have.
 type Router struct {
 	mux      chi.Router
 	handlers map[string]http.Handler // "METHOD pattern" → the registered handler

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 
 	"github.com/gatekey/gatekey/apikey"
@@ -34,8 +35,10 @@ type Route struct {
 // it should. newRouter is called once, with the routes to register; it
 // returns the router adapted to middleware.Router. The table covers
 // routing (404, 405 with Allow, path values), the per-route checks and
-// their order, public routes, CORS preflights for known and unknown paths,
-// keyless requests to a route that serves every method, and a panic.
+// their order, public routes (and paths a router might take for one, which
+// must not reach any other route without a key), CORS preflights for known
+// and unknown paths, keyless requests to a route that serves every method,
+// and a panic.
 //
 // TestRouter returns nil if every request was answered as it should be,
 // and otherwise an error describing each one that was not. It is how an
@@ -80,6 +83,7 @@ func TestRouter(newRouter func(routes []Route) middleware.Router) error {
 		{"GET", "/v1/live", middleware.RequireEnvironment(apikey.Live)(handle("live only"))},
 		{"GET", "/v1/reports", middleware.RequireScopes("reports:read")(handle("reports"))},
 		{"GET", "/v1/panic", handle("panic")},
+		{"GET", "/{slug}", handle("slug")},
 	}
 	rt := newRouter(routes)
 	if rt == nil {
@@ -184,6 +188,26 @@ func TestRouter(newRouter func(routes []Route) middleware.Router) error {
 		}
 		if len(got) > 0 {
 			errs = append(errs, fmt.Errorf("%s (%s %s): %s", tc.name, tc.method, tc.path, strings.Join(got, "; ")))
+		}
+	}
+	// Keyless requests that a router might send to another route than the
+	// public one: whatever the router makes of them, no handler but the
+	// public one may run.
+	for _, target := range []string{
+		"/heal%74hz", "/%68ealthz", "/v1/monitors/../../healthz", "/./healthz", "//healthz",
+		"/healthz/", "/healthz/.", "/HEALTHZ", "/anything",
+	} {
+		ran = ""
+		r := httptest.NewRequest("GET", "/", nil)
+		u, err := url.Parse(target)
+		if err != nil {
+			return err
+		}
+		r.URL, r.RequestURI = u, target
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if ran != "" && ran != "healthz" {
+			errs = append(errs, fmt.Errorf("keyless GET %s: handler %q ran (status %d); only the public route may run without a key", target, ran, w.Code))
 		}
 	}
 	if len(errs) > 0 {
