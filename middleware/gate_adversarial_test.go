@@ -48,8 +48,8 @@ func adversarialServe(h http.Handler, r *http.Request) *httptest.ResponseRecorde
 // rawRouter routes like chi does: on r.URL.RawPath when set, else
 // r.URL.Path, without cleaning "." and ".." segments. Patterns are exact
 // paths, paths ending in "/*" (a catch-all), or "/{name}" (one segment).
-// examples/chi's adapter over the real chi v5.5.0 behaves the same way (see
-// /tmp/review/chirepro in the report).
+// examples/chi's adapter over the real chi v5.5.0 behaves the same way
+// (examples/chi runs middlewaretest.TestRouter, which has these paths).
 type rawRouter struct{ routes []rawRoute }
 
 type rawRoute struct {
