@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# loadtest.sh: load test of gatekey's full middleware chain, on loopback only.
+# loadtest.sh: load test of gatekey's front door (middleware.Gate), on loopback only.
 #
 # 1. Builds benchmarks/cmd/loadserver and examples/server.
 # 2. Starts loadserver on 127.0.0.1 (a free port), creates KEYS distinct keys
 #    through POST /v1/keys with the admin key it prints, and drives, with wrk,
 #    GET /bare (the handler alone) and GET /v1/hello (the same handler behind
-#    the full chain: request id, CORS, failed-auth throttle, authentication,
-#    rate limit, JSON 404/405 mux, permission check). Every request carries
+#    the Gate: request id, recovery, CORS, failed-auth throttle,
+#    authentication, rate limit, routing, per-route checks). Every request carries
 #    "Authorization: Bearer KEY", rotating through the keys (loadtest.lua),
 #    the bare route's included, so both routes get the same request bytes.
 # 3. Starts examples/server the same way and drives GET /v1/me, the
@@ -198,7 +198,7 @@ function median(label, col,   n, i, j, t, a) {
 END {
 	split("bare chain examples-server-me", order, " ")
 	desc["bare"] = "loadserver GET /bare (handler alone)"
-	desc["chain"] = "loadserver GET /v1/hello (full chain)"
+	desc["chain"] = "loadserver GET /v1/hello (behind the Gate)"
 	desc["examples-server-me"] = "examples/server GET /v1/me (as shipped)"
 	print "| run | req/s | p50 | p99 | server CPU per request | server CPU use | errors |"
 	print "|---|---:|---:|---:|---:|---:|---:|"
@@ -209,7 +209,7 @@ END {
 			median(l, 4), median(l, 5), median(l, 6), median(l, 7)
 	}
 	b = median("bare", 2); c = median("chain", 2)
-	printf "\nfull chain vs bare route: throughput loss %.1f%% (%.0f → %.0f req/s); ", 100 * (b - c) / b, b, c
+	printf "\nGate vs bare route: throughput loss %.1f%% (%.0f → %.0f req/s); ", 100 * (b - c) / b, b, c
 	printf "overhead per request %.1f µs of server CPU (%.1f → %.1f µs), %+d µs p50 latency, %+d µs p99 latency\n",
 		median("chain", 5) - median("bare", 5), median("bare", 5), median("chain", 5),
 		median("chain", 3) - median("bare", 3), median("chain", 4) - median("bare", 4)
