@@ -380,7 +380,6 @@ func cgWrong(name string) cgReq {
 	return func(w *cgWorld, r *http.Request) { r.Header.Add("Authorization", "Bearer "+w.wrongSecret(name)) }
 }
 func cgSet(k, v string) cgReq { return func(_ *cgWorld, r *http.Request) { r.Header.Set(k, v) } }
-func cgAdd(k, v string) cgReq { return func(_ *cgWorld, r *http.Request) { r.Header.Add(k, v) } }
 func cgHeaderKey(header, name string) cgReq {
 	return func(w *cgWorld, r *http.Request) { r.Header.Add(header, w.key(name)) }
 }

@@ -89,7 +89,10 @@ type Gate struct {
 	Public []string
 
 	// Errors writes every error the Gate and the routes send. Its Logger
-	// defaults to the Gate's.
+	// defaults to the Gate's. The zero Writer, with no Gate Logger either,
+	// is not installed at all: errors are then written by a Writer
+	// installed outside the Gate (apierrors.Writer.Middleware), or by the
+	// zero Writer, which is the same.
 	Errors apierrors.Writer
 
 	// Proxies says whose forwarding headers are believed, for every part

@@ -24,8 +24,8 @@ import (
 type Router interface {
 	http.Handler
 
-	// Handler returns the handler that ServeHTTP would run for r and the
-	// pattern it was registered with. The pattern is "" when no route
+	// Handler returns the handler that ServeHTTP would run for r, with r
+	// as it is, and the pattern it was registered with. The pattern is "" when no route
 	// matches r's method and path; the handler then does not matter. The
 	// handler may be nil when the router cannot tell it: the Gate then
 	// applies its default checks only, and the route's own Require
@@ -43,7 +43,7 @@ func match(rt Router, r *http.Request) (http.Handler, string) {
 	h, pattern := rt.Handler(r)
 	for range maxNesting {
 		inner, ok := h.(Router)
-		if pattern == "" || !ok || inner == rt {
+		if pattern == "" || !ok {
 			break
 		}
 		rt = inner
