@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/netip"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -327,7 +326,8 @@ func TestManagerChangesTakeEffectUnderLoad(t *testing.T) {
 					t.Fatal(err)
 				}
 				var done atomic.Bool
-				var calls, bad atomic.Int64
+				var bad atomic.Int64
+				verified := make(chan struct{}, 64) // one per Verify, as room allows
 				var wg sync.WaitGroup
 				stop := make(chan struct{})
 				for range 4 {
@@ -340,18 +340,20 @@ func TestManagerChangesTakeEffectUnderLoad(t *testing.T) {
 							}
 							after := done.Load()
 							_, err := m.Verify(context.Background(), tok.Reveal())
-							calls.Add(1)
 							if after && err == nil {
 								bad.Add(1)
+							}
+							select {
+							case verified <- struct{}{}:
+							default:
 							}
 						}
 					})
 				}
 				// Let the workers run before and after the change.
-				waitCalls := func(n int64) {
-					target := calls.Load() + n
-					for calls.Load() < target {
-						runtime.Gosched()
+				waitCalls := func(n int) {
+					for range n {
+						<-verified
 					}
 				}
 				waitCalls(20)
@@ -359,6 +361,9 @@ func TestManagerChangesTakeEffectUnderLoad(t *testing.T) {
 					t.Fatal(err)
 				}
 				done.Store(true)
+				for len(verified) > 0 { // ticks of calls made before the change
+					<-verified
+				}
 				waitCalls(100)
 				close(stop)
 				wg.Wait()

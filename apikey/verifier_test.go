@@ -6,12 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"runtime"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -264,14 +260,14 @@ func TestVerifyNegativeCache(t *testing.T) {
 	for _, tok := range unknown {
 		v.Verify(t.Context(), tok.Reveal())
 	}
-	v.mu.RLock()
-	n := len(v.neg)
-	for id := range v.neg {
+	v.records.mu.RLock()
+	n := v.records.unknown.len()
+	for id := range v.records.unknown.m {
 		if len(id) != IDLen {
 			t.Errorf("negative cache holds %d-byte strings", len(id))
 		}
 	}
-	v.mu.RUnlock()
+	v.records.mu.RUnlock()
 	if n > 3 {
 		t.Errorf("negative cache holds %d ids, bound is 3", n)
 	}
@@ -286,61 +282,6 @@ func TestVerifyNegativeCache(t *testing.T) {
 	v.Invalidate(tok.ID())
 	if _, err := v.Verify(t.Context(), tok.Reveal()); err != nil {
 		t.Errorf("after Invalidate a new key is still unknown: %v", err)
-	}
-}
-
-func waitWaiters(t *testing.T, v *Verifier, id string, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		v.mu.RLock()
-		c := v.calls[id]
-		got := 0
-		if c != nil {
-			got = c.waiters
-		}
-		v.mu.RUnlock()
-		if got >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d callers joined the look-up", got, n)
-		}
-		runtime.Gosched()
-	}
-}
-
-func TestVerifyCollapsesLookups(t *testing.T) {
-	fx := newFixture(t, nil)
-	tok := fx.add(SecretKey, Live, nil)
-	gs := newGateStore(fx.store)
-	// With the cache disabled, only collapsing can explain a single look-up.
-	v := newVerifier(t, gs, VerifierConfig{CacheTTL: -1})
-	const n = 20
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			in := tok.Reveal()
-			if i%2 == 1 {
-				in = wrongSecret(tok, i)
-			}
-			_, errs[i] = v.Verify(t.Context(), in)
-		})
-	}
-	waitWaiters(t, v, tok.ID(), n)
-	close(gs.release)
-	wg.Wait()
-	if got := gs.lookups.Load(); got != 1 {
-		t.Errorf("%d concurrent Verify calls made %d store look-ups, want 1", n, got)
-	}
-	for i, err := range errs {
-		if i%2 == 0 && err != nil {
-			t.Errorf("caller %d with the right secret: %v", i, err)
-		}
-		if i%2 == 1 && err != ErrInvalidKey {
-			t.Errorf("caller %d with a wrong secret: %v (a shared verdict?)", i, err)
-		}
 	}
 }
 
@@ -544,186 +485,6 @@ func TestNewVerifierErrors(t *testing.T) {
 	}
 }
 
-// blockingHasher is SHA-256 behind its own tag (so the Verifier has no
-// SHA-256 shortcut before a first success). Until release is closed,
-// every Verify reports on entered and blocks; it records how many run at
-// once.
-type blockingHasher struct {
-	calls, running, maxRunning atomic.Int64
-	entered                    chan struct{}
-	release                    chan struct{}
-}
-
-func newBlockingHasher() *blockingHasher {
-	return &blockingHasher{entered: make(chan struct{}, 100), release: make(chan struct{})}
-}
-
-func (*blockingHasher) Algorithm() string { return "blocking" }
-func (*blockingHasher) Hash(key string) (string, error) {
-	s, _ := SHA256{}.Hash(key)
-	return "blocking$" + s, nil
-}
-func (h *blockingHasher) Verify(key, stored string) (bool, error) {
-	h.calls.Add(1)
-	n := h.running.Add(1)
-	defer h.running.Add(-1)
-	for m := h.maxRunning.Load(); n > m && !h.maxRunning.CompareAndSwap(m, n); m = h.maxRunning.Load() {
-	}
-	select {
-	case <-h.release:
-	default:
-		h.entered <- struct{}{}
-		<-h.release
-	}
-	return SHA256{}.Verify(key, strings.TrimPrefix(stored, "blocking$"))
-}
-
-// waitFor polls cond (which reads state the Verifier exposes for tests)
-// until it holds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		runtime.Gosched()
-	}
-}
-
-// slowWaiters returns the number of callers waiting for their turn to
-// check a key against id's cached entry.
-func slowWaiters(v *Verifier, id string) int32 {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	if e := v.cache[id]; e != nil && e.slow != nil {
-		return e.slow.waiting.Load()
-	}
-	return 0
-}
-
-// The contract: "A slow hasher is paid once per key per cache lifetime, never
-// per request." A burst of requests with the genuine key on a cold entry
-// must run the slow hash once, not once per request.
-func TestVerifySlowHashOnceConcurrent(t *testing.T) {
-	h := newBlockingHasher()
-	fx := newFixture(t, h)
-	tok := fx.add(SecretKey, Live, nil)
-	v := newVerifier(t, fx.store, VerifierConfig{Hashers: []Hasher{h}, LastUsedInterval: -1})
-	const n = 8
-	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			_, err := v.Verify(context.Background(), tok.Reveal())
-			errs <- err
-		})
-	}
-	<-h.entered
-	waitFor(t, "the other callers wait for their turn", func() bool { return slowWaiters(v, tok.ID()) == n-1 })
-	close(h.release)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatalf("genuine key rejected: %v", err)
-		}
-	}
-	if c := h.calls.Load(); c != 1 {
-		t.Errorf("%d concurrent requests with the genuine key ran the slow hash %d times, want 1", n, c)
-	}
-}
-
-// A caller waiting for its turn at a slow hash gives up, with
-// ErrUnavailable, when its context is done.
-func TestVerifySlowHashTurnHonoursContext(t *testing.T) {
-	h := newBlockingHasher()
-	defer close(h.release)
-	fx := newFixture(t, h)
-	tok := fx.add(SecretKey, Live, nil)
-	v := newVerifier(t, fx.store, VerifierConfig{Hashers: []Hasher{h}, LastUsedInterval: -1})
-	go v.Verify(context.Background(), tok.Reveal())
-	<-h.entered
-	ctx, cancel := context.WithCancel(t.Context())
-	errc := make(chan error)
-	go func() { _, err := v.Verify(ctx, wrongSecret(tok, 1)); errc <- err }()
-	waitFor(t, "the second caller waits", func() bool { return slowWaiters(v, tok.ID()) == 1 })
-	cancel()
-	if err := <-errc; !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) || errors.Is(err, ErrInvalidKey) {
-		t.Errorf("Verify = %v, want ErrUnavailable wrapping context.Canceled", err)
-	}
-	if c := h.calls.Load(); c != 1 {
-		t.Errorf("slow hash ran %d times, want 1", c)
-	}
-}
-
-// MaxConcurrentSlowHashes bounds slow hashes across keys: beyond it a
-// Verify waits, and fails with ErrUnavailable when its context is done or
-// LookupTimeout passes.
-func TestVerifySlowHashConcurrencyBound(t *testing.T) {
-	h := newBlockingHasher()
-	fx := newFixture(t, h)
-	var toks []Token
-	for range 4 {
-		toks = append(toks, fx.add(SecretKey, Live, nil))
-	}
-	v := newVerifier(t, fx.store, VerifierConfig{Hashers: []Hasher{h}, LastUsedInterval: -1, MaxConcurrentSlowHashes: 1})
-	first := make(chan error)
-	go func() { _, err := v.Verify(context.Background(), toks[0].Reveal()); first <- err }()
-	<-h.entered // holds the only slot
-
-	// Refused when the caller's context ends while it waits.
-	ctx, cancel := context.WithCancel(t.Context())
-	errc := make(chan error)
-	go func() { _, err := v.Verify(ctx, toks[1].Reveal()); errc <- err }()
-	waitFor(t, "a caller waits for a slot", func() bool { return v.slowWaiting.Load() == 1 })
-	cancel()
-	if err := <-errc; !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
-		t.Errorf("Verify while the slot is taken, ctx cancelled = %v, want ErrUnavailable", err)
-	}
-
-	// Refused after LookupTimeout when the caller has no deadline.
-	v2 := newVerifier(t, fx.store, VerifierConfig{Hashers: []Hasher{h}, LastUsedInterval: -1, MaxConcurrentSlowHashes: 1, LookupTimeout: time.Millisecond})
-	go v2.Verify(context.Background(), toks[2].Reveal())
-	<-h.entered
-	if _, err := v2.Verify(context.Background(), toks[3].Reveal()); !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrInvalidKey) {
-		t.Errorf("Verify while the slot is taken past LookupTimeout = %v, want ErrUnavailable", err)
-	}
-
-	// A waiting caller gets the slot when it frees.
-	go func() { _, err := v.Verify(context.Background(), toks[3].Reveal()); errc <- err }()
-	waitFor(t, "a caller waits for a slot", func() bool { return v.slowWaiting.Load() == 1 })
-	close(h.release)
-	if err := <-first; err != nil {
-		t.Errorf("first Verify = %v", err)
-	}
-	if err := <-errc; err != nil {
-		t.Errorf("waiting Verify = %v", err)
-	}
-	if n := h.maxRunning.Load(); n != 2 { // one per Verifier
-		t.Errorf("slow hashes ran %d at once, want 2 (one in each Verifier)", n)
-	}
-	if n := h.calls.Load(); n != 3 {
-		t.Errorf("slow hash ran %d times, want 3 (refused callers never hash)", n)
-	}
-}
-
-func TestVerifySlowHashDefaults(t *testing.T) {
-	for _, tc := range []struct {
-		cfg       int
-		wantSlots int // 0: unbounded
-	}{
-		{0, runtime.GOMAXPROCS(0)},
-		{3, 3},
-		{-1, 0},
-	} {
-		v := newVerifier(t, new(MemoryStore), VerifierConfig{MaxConcurrentSlowHashes: tc.cfg})
-		if got := cap(v.slowSem); got != tc.wantSlots || (tc.wantSlots == 0) != (v.slowSem == nil) {
-			t.Errorf("MaxConcurrentSlowHashes %d: %d slots, want %d", tc.cfg, got, tc.wantSlots)
-		}
-	}
-}
-
 // A wrong secret presented again (before the genuine key has been seen) is
 // rejected without paying the slow hash again.
 func TestVerifySlowHashRemembersRejectedKeys(t *testing.T) {
@@ -777,78 +538,6 @@ func unknownKey(i int) string {
 	return withChecksum("sk_live_" + id + strings.Repeat("s", SecretLen) + "000000")
 }
 
-// A flood of made-up ids must not make each new negative-cache entry cost
-// time proportional to the cache size: addNegative runs under the
-// Verifier's exclusive lock, so an O(size) scan per insert would serialise
-// every Verify, cached genuine keys included. (This one test measures
-// time, with a wide margin.)
-func TestVerifyNegativeCacheInsertConstantTime(t *testing.T) {
-	perInsert := func(size int) time.Duration {
-		v := newVerifier(t, new(MemoryStore), VerifierConfig{
-			NegativeCacheSize: size, NegativeCacheTTL: time.Hour, LastUsedInterval: -1,
-		})
-		ctx := context.Background()
-		for i := range size { // fill to capacity
-			if _, err := v.Verify(ctx, unknownKey(i)); err != ErrInvalidKey {
-				t.Fatalf("unknown key: %v", err)
-			}
-		}
-		const m = 400
-		best := time.Duration(1 << 62)
-		for round := range 3 {
-			start := time.Now()
-			for i := range m {
-				v.Verify(ctx, unknownKey(size+1+round*m+i))
-			}
-			best = min(best, time.Since(start)/m)
-		}
-		return best
-	}
-	small, large := perInsert(250), perInsert(10000)
-	if large > 8*small && large > 20*time.Microsecond {
-		t.Errorf("negative-cache insert at capacity: %v with 250 entries, %v with 10000 (cost grows with size)", small, large)
-	}
-}
-
-// The negative cache forgets the oldest id added when full, skipping ids
-// already forgotten otherwise.
-func TestVerifyNegativeCacheEvictsOldest(t *testing.T) {
-	clk := newClock()
-	v := newVerifier(t, new(MemoryStore), VerifierConfig{NegativeCacheSize: 3, Now: clk.Now})
-	ids := func() string {
-		v.mu.RLock()
-		defer v.mu.RUnlock()
-		return strings.Join(slices.Sorted(maps.Keys(v.neg)), " ")
-	}
-	for _, step := range []struct {
-		add, invalidate string
-		want            string
-	}{
-		{add: "a", want: "a"},
-		{add: "b", want: "a b"},
-		{add: "c", want: "a b c"},
-		{add: "d", want: "b c d"},
-		{invalidate: "c", want: "b d"},
-		{add: "e", want: "d e"},   // b was the oldest
-		{add: "f", want: "d e f"}, // c's slot was stale: nothing to forget
-		{add: "e", want: "e f"},   // e added again: d goes, e moves to d's slot
-		{add: "g", want: "e f g"}, // e's old slot is stale
-		{add: "h", want: "e g h"}, // f
-		{add: "i", want: "g h i"}, // e
-	} {
-		if step.invalidate != "" {
-			v.Invalidate(step.invalidate)
-		} else {
-			v.mu.Lock()
-			v.addNegative(step.add, clk.Now())
-			v.mu.Unlock()
-		}
-		if got := ids(); got != step.want {
-			t.Fatalf("after %+v: negative cache holds %q, want %q", step, got, step.want)
-		}
-	}
-}
-
 // mismatchStore returns the same record for every id, as a store with a
 // case-insensitive look-up can return "abc" for "ABC".
 type mismatchStore struct {
@@ -897,52 +586,6 @@ func TestVerifyStoreReturnsOtherRecord(t *testing.T) {
 		}
 		if n := strings.Count(logs.String(), "another id"); n != step.wantLogs {
 			t.Errorf("step %d: %d log lines, want %d", i, n, step.wantLogs)
-		}
-	}
-}
-
-// With no LookupTimeout and a hanging store, look-ups in flight are capped
-// (MaxConcurrentLookups): beyond the cap Verify fails at once with
-// ErrUnavailable instead of starting another goroutine and store call.
-func TestVerifyLookupCap(t *testing.T) {
-	fx := newFixture(t, nil)
-	tok := fx.add(SecretKey, Live, nil)
-	gs := newGateStore(fx.store)
-	v := newVerifier(t, gs, VerifierConfig{LookupTimeout: -1, MaxConcurrentLookups: 3, LastUsedInterval: -1})
-	inflight := func() int {
-		v.mu.RLock()
-		defer v.mu.RUnlock()
-		return v.inflight
-	}
-	gone, cancel := context.WithCancel(t.Context())
-	cancel()
-	for i := range 3 {
-		if _, err := v.Verify(gone, unknownKey(i)); !errors.Is(err, ErrUnavailable) {
-			t.Fatalf("Verify with a hanging store = %v, want ErrUnavailable", err)
-		}
-	}
-	for range 3 {
-		<-gs.entered
-	}
-	for _, in := range []string{unknownKey(3), tok.Reveal()} {
-		if _, err := v.Verify(gone, in); !errors.Is(err, errTooManyLookups) || errors.Is(err, ErrInvalidKey) {
-			t.Errorf("Verify beyond the cap = %v, want ErrUnavailable (too many look-ups)", err)
-		}
-	}
-	if n := gs.lookups.Load(); n != 3 {
-		t.Errorf("%d store look-ups, want 3", n)
-	}
-	close(gs.release)
-	waitFor(t, "the look-ups end", func() bool { return inflight() == 0 })
-	if _, err := v.Verify(t.Context(), tok.Reveal()); err != nil {
-		t.Errorf("Verify once the store recovered = %v", err)
-	}
-}
-
-func TestVerifyLookupCapDefault(t *testing.T) {
-	for cfg, want := range map[int]int{0: 1024, 5: 5, -1: -1} {
-		if v := newVerifier(t, new(MemoryStore), VerifierConfig{MaxConcurrentLookups: cfg}); v.maxLookups != want {
-			t.Errorf("MaxConcurrentLookups %d: cap %d, want %d", cfg, v.maxLookups, want)
 		}
 	}
 }

@@ -1,0 +1,139 @@
+package apikey
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// One store call per cold id: concurrent look-ups of one id share one
+// store call, and every caller still compares its own secret.
+func TestRecordsOneStoreCallPerColdID(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx := newFixture(t, nil)
+		tok := fx.add(SecretKey, Live, nil)
+		gs := newGateStore(fx.store)
+		// With the cache off, only sharing can explain a single look-up.
+		v := newVerifier(t, gs, VerifierConfig{CacheTTL: -1, LastUsedInterval: -1})
+		const n = 20
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				in := tok.Reveal()
+				if i%2 == 1 {
+					in = wrongSecret(tok, i)
+				}
+				_, errs[i] = v.Verify(context.Background(), in)
+			})
+		}
+		synctest.Wait() // every caller waits: on the store, or for the one look-up
+		close(gs.release)
+		wg.Wait()
+		if got := gs.lookups.Load(); got != 1 {
+			t.Errorf("%d concurrent Verify calls made %d store look-ups, want 1", n, got)
+		}
+		for i, err := range errs {
+			if i%2 == 0 && err != nil {
+				t.Errorf("caller %d with the right secret: %v", i, err)
+			}
+			if i%2 == 1 && err != ErrInvalidKey {
+				t.Errorf("caller %d with a wrong secret: %v (a shared verdict?)", i, err)
+			}
+		}
+	})
+}
+
+// A look-up never undoes a forget: the record a look-up read before forget
+// (a revoke) reaches the callers already waiting, but is never cached.
+func TestRecordsForgetFencesLookup(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx := newFixture(t, nil)
+		tok := fx.add(SecretKey, Live, nil)
+		gs := newGateStore(fx.store)
+		v := newVerifier(t, gs, VerifierConfig{LastUsedInterval: -1})
+		done := make(chan error)
+		go func() {
+			_, err := v.Verify(context.Background(), tok.Reveal())
+			done <- err
+		}()
+		<-gs.entered // the look-up has read the record and waits
+		gs.armed.Store(false)
+		rec, _ := fx.store.LookupKey(context.Background(), tok.ID())
+		rec.RevokedAt = time.Now()
+		if err := fx.store.UpdateKey(context.Background(), rec); err != nil {
+			t.Fatal(err)
+		}
+		v.Invalidate(tok.ID())
+		close(gs.release)
+		if err := <-done; err != nil {
+			t.Logf("the Verify in flight, which began before the revoke: %v", err)
+		}
+		if _, err := v.Verify(context.Background(), tok.Reveal()); err != ErrRevoked {
+			t.Errorf("Verify after the revoke = %v, want ErrRevoked: the look-up in flight refilled the cache", err)
+		}
+	})
+}
+
+// Bounded work: beyond max look-ups in flight (distinct ids), a look-up
+// fails at once with ErrUnavailable and starts no store call.
+func TestRecordsLookupBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx := newFixture(t, nil)
+		tok := fx.add(SecretKey, Live, nil)
+		gs := newGateStore(fx.store)
+		v := newVerifier(t, gs, VerifierConfig{LookupTimeout: -1, MaxConcurrentLookups: 3, LastUsedInterval: -1})
+		gone, cancel := context.WithCancel(context.Background())
+		cancel()
+		for i := range 3 {
+			if _, err := v.Verify(gone, unknownKey(i)); !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("Verify with a hanging store = %v, want ErrUnavailable", err)
+			}
+		}
+		synctest.Wait() // the three look-ups are in the store
+		for _, in := range []string{unknownKey(3), tok.Reveal()} {
+			if _, err := v.Verify(gone, in); !errors.Is(err, errTooManyLookups) || errors.Is(err, ErrInvalidKey) {
+				t.Errorf("Verify beyond the bound = %v, want ErrUnavailable (too many look-ups)", err)
+			}
+		}
+		if n := gs.lookups.Load(); n != 3 {
+			t.Errorf("%d store look-ups, want 3", n)
+		}
+		close(gs.release)
+		synctest.Wait() // the look-ups end
+		if _, err := v.Verify(context.Background(), tok.Reveal()); err != nil {
+			t.Errorf("Verify once the store recovered = %v", err)
+		}
+	})
+}
+
+// Each store call is cut off at the timeout whatever the caller's context
+// says, and the callers get ErrUnavailable, never ErrInvalidKey.
+func TestRecordsLookupTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx := newFixture(t, nil)
+		tok := fx.add(SecretKey, Live, nil)
+		gs := newGateStore(fx.store)
+		defer close(gs.release)
+		v := newVerifier(t, gs, VerifierConfig{LookupTimeout: 2 * time.Second, LastUsedInterval: -1})
+		start := time.Now()
+		_, err := v.Verify(context.Background(), tok.Reveal())
+		if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrInvalidKey) {
+			t.Errorf("Verify with a hanging store = %v, want ErrUnavailable", err)
+		}
+		if d := time.Since(start); d != 2*time.Second {
+			t.Errorf("the look-up was cut off after %v, want 2s", d)
+		}
+	})
+}
+
+func TestRecordsDefaults(t *testing.T) {
+	for cfg, want := range map[int]int{0: 1024, 5: 5, -1: -1} {
+		if v := newVerifier(t, new(MemoryStore), VerifierConfig{MaxConcurrentLookups: cfg}); v.records.max != want {
+			t.Errorf("MaxConcurrentLookups %d: bound %d, want %d", cfg, v.records.max, want)
+		}
+	}
+}
