@@ -23,10 +23,12 @@ import (
 // bytes through an unsafe.Pointer, so that printers that reflect into
 // values instead of calling methods (fmt on a Token inside an unexported
 // struct field, slog's text handler on such a struct, go-spew, …) print an
-// address, never key characters. As a consequence == and
-// reflect.DeepEqual compare identity (the same key in memory), not
-// content: use Equal to compare two Tokens.
+// address, never key characters. For the same reason a Token cannot be
+// compared with == (it does not compile: two Tokens with the same key may
+// lie at different addresses) and reflect.DeepEqual compares where the
+// keys lie, not what they hold: use Equal, which go-cmp also uses.
 type Token struct {
+	_    [0]func()      // not comparable: == would compare identity
 	p    unsafe.Pointer // first byte of the key; nil for the zero Token
 	n    uint8          // length of the key
 	body uint8          // offset of the body (id) in the key
@@ -64,7 +66,7 @@ func (t Token) ID() string {
 func (t Token) Reveal() string { return t.key() }
 
 // Equal reports whether t and u hold the same key, in time independent of
-// where they differ. (== on Tokens compares identity, not content.)
+// where they differ.
 func (t Token) Equal(u Token) bool {
 	a, b := t.key(), u.key()
 	if len(a) != len(b) {

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestTokenRedaction(t *testing.T) {
@@ -153,8 +155,15 @@ func TestTokenEqual(t *testing.T) {
 		if got := tc.x.Equal(tc.y); got != tc.want {
 			t.Errorf("%s: Equal = %v, want %v", tc.name, got, tc.want)
 		}
-		if tc.want == false && (tc.x == tc.y || reflect.DeepEqual(tc.x, tc.y)) {
-			t.Errorf("%s: == or DeepEqual report different keys as equal", tc.name)
+		if tc.want == false && reflect.DeepEqual(tc.x, tc.y) {
+			t.Errorf("%s: DeepEqual reports different keys as equal", tc.name)
 		}
+		if got := cmp.Equal(tc.x, tc.y); got != tc.want {
+			t.Errorf("%s: cmp.Equal = %v, want %v (it should use Equal)", tc.name, got, tc.want)
+		}
+	}
+	// == would compare where the keys lie: it must not compile.
+	if reflect.TypeFor[Token]().Comparable() {
+		t.Error("Token is comparable")
 	}
 }
