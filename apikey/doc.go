@@ -24,7 +24,7 @@
 // A Store keeps Key records, which hold a self-describing hash of the key
 // (see Hasher: SHA256 by default, HMAC with a pepper, or Argon2id), never
 // the key. Store is the one method verification needs; ManagedStore adds
-// what the Manager needs. MemoryStore implements both, and the storetest
+// what the Manager needs. MemoryStore implements both, and the keystoretest
 // subpackage checks any implementation.
 //
 // # Verification

@@ -4,9 +4,9 @@ import (
 	"testing"
 
 	"github.com/gatekey/gatekey/apikey"
-	"github.com/gatekey/gatekey/apikey/storetest"
+	"github.com/gatekey/gatekey/apikey/keystoretest"
 )
 
 func TestMemoryStoreConformance(t *testing.T) {
-	storetest.TestStore(t, func(t *testing.T) apikey.ManagedStore { return new(apikey.MemoryStore) })
+	keystoretest.Run(t, func(t *testing.T) apikey.ManagedStore { return new(apikey.MemoryStore) })
 }

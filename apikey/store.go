@@ -15,7 +15,8 @@ type Store interface {
 }
 
 // ManagedStore is what key lifecycle management (Manager) needs. Run
-// storetest.TestStore against an implementation to check it.
+// keystoretest.Run (or keystoretest.TestStore) against an implementation
+// to check it.
 type ManagedStore interface {
 	Store
 

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/gatekey/gatekey/apikey"
+	"github.com/gatekey/gatekey/apikey/keystoretest"
 	"github.com/gatekey/gatekey/apikey/sqlstore"
-	"github.com/gatekey/gatekey/apikey/storetest"
 	_ "modernc.org/sqlite"
 )
 
@@ -80,7 +80,7 @@ func TestConformance(t *testing.T) {
 	for _, dc := range dialects {
 		t.Run(dc.d.String(), func(t *testing.T) {
 			dc.require(t)
-			storetest.TestStore(t, func(t *testing.T) apikey.ManagedStore {
+			keystoretest.Run(t, func(t *testing.T) apikey.ManagedStore {
 				db := dc.open(t)
 				return newStore(t, db, dc.d)
 			})
