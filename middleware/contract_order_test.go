@@ -15,7 +15,6 @@ import (
 	apierrors "github.com/gatekey/gatekey/errors"
 	"github.com/gatekey/gatekey/middleware"
 	"github.com/gatekey/gatekey/ratelimit"
-	"github.com/gatekey/gatekey/ratelimit/ratelimittest"
 )
 
 // TestContractKeyChecksum: the forged keys of these tests are well-formed
@@ -366,7 +365,7 @@ func TestContractGateSnapshot(t *testing.T) {
 	mux.Handle("GET /healthz", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { rw.WriteHeader(200) }))
 	cors := &middleware.CORS{AllowedOrigins: []string{"https://app.example.com"}}
 	tls := &middleware.RequireTLS{}
-	rl := &middleware.RateLimiter{Policy: ratelimit.MustParsePolicy("1/minute"), Store: ratelimittest.NewMemoryStore(w.env.Clock.Now)}
+	rl := &middleware.RateLimiter{Policy: ratelimit.MustParsePolicy("1/minute"), Store: ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: w.env.Clock.Now})}
 	public := []string{"GET /healthz"}
 	g := &middleware.Gate{Auth: middleware.Authenticator{Verifier: w.env.Manager}, CORS: cors, TLS: tls, RateLimit: rl, Public: public, Logger: discardLogger()}
 	w.h = g.Handler(mux)

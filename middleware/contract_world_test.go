@@ -247,7 +247,7 @@ func newCGWorld(t *testing.T, o cgOptions) *cgWorld {
 	mux.Handle("/v3/", http.StripPrefix("/v3", opaque))
 
 	w.verifier = &cgVerifier{inner: w.env.Manager}
-	w.rl = &ratelimittest.Recorder{Store: ratelimittest.NewMemoryStore(w.env.Clock.Now)}
+	w.rl = &ratelimittest.Recorder{Store: ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: w.env.Clock.Now})}
 	policy := o.Policy
 	if policy == "" {
 		policy = "5/minute"
@@ -272,7 +272,7 @@ func newCGWorld(t *testing.T, o cgOptions) *cgWorld {
 		Auth: middleware.Authenticator{
 			Verifier: w.verifier,
 			Sources:  o.Sources,
-			Throttle: &middleware.AuthThrottle{Limit: lim, Store: ratelimittest.NewMemoryStore(w.env.Clock.Now), Now: w.env.Clock.Now},
+			Throttle: &middleware.AuthThrottle{Limit: lim, Store: ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: w.env.Clock.Now}), Now: w.env.Clock.Now},
 		},
 		RateLimit: &middleware.RateLimiter{Policy: ratelimit.MustParsePolicy(policy), Store: w.rl},
 		CORS:      cors,

@@ -24,7 +24,8 @@
 // [MemoryStore] is the in-process Store: sharded, exact under contention,
 // with memory bounded by dropping full buckets and by a cap. Shared stores
 // for a fleet (Redis) implement the same interface and prove it with
-// package storetest.
+// package limitstoretest. [NewDecision] is the rule by which every store
+// assembles its Decision, so that all agree on the tightest limit.
 //
 // # Time
 //

@@ -11,19 +11,6 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Errors reported by this package. Errors returned by the parsers and by
-// validation wrap ErrInvalidLimit, so errors.Is(err, ErrInvalidLimit) holds;
-// errors returned by Take for bad arguments wrap ErrInvalidLimit or
-// ErrInvalidCost.
-var (
-	// ErrInvalidLimit reports a Limit or Policy that cannot be enforced:
-	// no limits, zero or negative counts or windows, or values out of range.
-	ErrInvalidLimit = errors.New("ratelimit: invalid limit")
-
-	// ErrInvalidCost reports a request cost n < 1.
-	ErrInvalidCost = errors.New("ratelimit: invalid cost")
-)
-
 // MaxTokens bounds Limit.Requests and Limit.Burst. Buckets count tokens in
 // float64; keeping counts far below 2^53 keeps fractional refill exact
 // enough that every reported duration is exact to the nanosecond.

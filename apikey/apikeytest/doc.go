@@ -24,9 +24,9 @@
 // Token.Reveal gives the plaintext to put in a request.
 //
 // The Clock's Now method is a plain func() time.Time, so one Clock can drive
-// everything that takes a clock: pass env.Clock.Now to
-// ratelimittest.NewMemoryStore (or ratelimit.MemoryConfig.Now) and key expiry
-// and rate limits move together when the test calls Advance. Tests never need
+// everything that takes a clock: pass env.Clock.Now as the Now of a
+// ratelimit.MemoryConfig, and key expiry and rate limits move together
+// when the test calls Advance. Tests never need
 // to sleep.
 //
 // Two companion packages complete the kit: middleware/middlewaretest puts a

@@ -13,7 +13,6 @@ import (
 	apierrors "github.com/gatekey/gatekey/errors"
 	"github.com/gatekey/gatekey/middleware"
 	"github.com/gatekey/gatekey/ratelimit"
-	"github.com/gatekey/gatekey/ratelimit/ratelimittest"
 )
 
 // newService builds the service under test as its main function would,
@@ -32,7 +31,7 @@ func newService(env *apikeytest.Env) http.Handler {
 		Auth: middleware.Authenticator{Verifier: env.Manager},
 		RateLimit: &middleware.RateLimiter{
 			Policy: ratelimit.MustParsePolicy("5/minute"),
-			Store:  ratelimittest.NewMemoryStore(env.Clock.Now),
+			Store:  ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: env.Clock.Now}),
 		},
 	}
 	return gate.Handler(mux)

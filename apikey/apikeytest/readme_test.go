@@ -13,7 +13,6 @@ import (
 	apierrors "github.com/gatekey/gatekey/errors"
 	"github.com/gatekey/gatekey/middleware"
 	"github.com/gatekey/gatekey/ratelimit"
-	"github.com/gatekey/gatekey/ratelimit/ratelimittest"
 )
 
 // routes stands for the service's own routes.
@@ -31,7 +30,7 @@ func TestCreateMonitor(t *testing.T) {
 		Auth: middleware.Authenticator{Verifier: env.Manager},
 		RateLimit: &middleware.RateLimiter{
 			Policy: ratelimit.MustParsePolicy("5/minute"),
-			Store:  ratelimittest.NewMemoryStore(env.Clock.Now), // rate limits obey the same clock
+			Store:  ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: env.Clock.Now}), // rate limits obey the same clock
 		},
 	}
 	handler := gate.Handler(routes())

@@ -33,11 +33,11 @@ func ExampleAlwaysDeny() {
 
 // The real store on a fake clock: the bucket refills only when the test
 // advances the clock. An apikeytest.Clock can also drive key expiry.
-func ExampleNewMemoryStore() {
+func Example_fakeClock() {
 	clock := apikeytest.NewClock(time.Time{})
 	limit := &middleware.RateLimiter{
 		Policy: ratelimit.MustParsePolicy("2/minute"),
-		Store:  ratelimittest.NewMemoryStore(clock.Now),
+		Store:  ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: clock.Now}),
 	}
 	h := limit.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	get(h)

@@ -2,7 +2,6 @@ package ratelimittest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -11,9 +10,6 @@ import (
 
 	"github.com/gatekey/gatekey/ratelimit"
 )
-
-// ErrUnavailable is the error a Failing store with no Err returns.
-var ErrUnavailable = errors.New("ratelimittest: rate-limit store unavailable")
 
 // AlwaysAllow is a ratelimit.Store that allows every valid request. Its
 // decisions describe buckets that are full before every request: each limit
@@ -33,7 +29,7 @@ func (AlwaysAllow) Take(_ context.Context, _ string, p ratelimit.Policy, n int) 
 		c := l.Capacity()
 		states[i] = ratelimit.LimitState{Limit: l, Remaining: max(c-n, 0), ResetAfter: refill(l, min(n, c))}
 	}
-	return decision(true, states, 0), nil
+	return ratelimit.NewDecision(true, states), nil
 }
 
 // AlwaysDeny is a ratelimit.Store that rejects every valid request, as if
@@ -57,7 +53,6 @@ func (d AlwaysDeny) Take(_ context.Context, _ string, p ratelimit.Policy, n int)
 		return ratelimit.Decision{}, err
 	}
 	states := make([]ratelimit.LimitState, len(p))
-	var retry time.Duration
 	for i, l := range p {
 		r := d.RetryAfter
 		if r <= 0 {
@@ -67,37 +62,25 @@ func (d AlwaysDeny) Take(_ context.Context, _ string, p ratelimit.Policy, n int)
 			}
 		}
 		states[i] = ratelimit.LimitState{Limit: l, RetryAfter: r, ResetAfter: max(r, refill(l, l.Capacity()))}
-		retry = max(retry, r)
 	}
-	return decision(false, states, retry), nil
+	return ratelimit.NewDecision(false, states), nil
 }
 
 // Failing is a ratelimit.Store whose every Take fails, as a store whose
 // backend is down does: middleware.RateLimiter then lets requests through,
 // or answers 503 if FailClosed is set. The zero value is ready to use.
 type Failing struct {
-	// Err is the error Take returns. Nil means ErrUnavailable.
+	// Err is the error Take returns. Nil means ratelimit.ErrUnavailable,
+	// what a real store's outage wraps.
 	Err error
 }
 
 // Take implements ratelimit.Store.
 func (f Failing) Take(context.Context, string, ratelimit.Policy, int) (ratelimit.Decision, error) {
 	if f.Err == nil {
-		return ratelimit.Decision{}, ErrUnavailable
+		return ratelimit.Decision{}, ratelimit.ErrUnavailable
 	}
 	return ratelimit.Decision{}, f.Err
-}
-
-// NewMemoryStore returns the real ratelimit.MemoryStore, with default
-// settings, driven by the clock now instead of the system clock, so that a
-// test can exhaust a limit, advance the clock and watch the bucket refill.
-// Pass the Now method of an apikeytest.Clock to share it with key expiry.
-// It panics if now is nil.
-func NewMemoryStore(now func() time.Time) *ratelimit.MemoryStore {
-	if now == nil {
-		panic("ratelimittest: NewMemoryStore needs a clock")
-	}
-	return ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: now})
 }
 
 // Call is one Take seen by a Recorder.
@@ -171,30 +154,4 @@ func refill(l ratelimit.Limit, k int) time.Duration {
 		return ratelimit.Never
 	}
 	return time.Duration(d)
-}
-
-// decision builds a Decision from per-limit states, choosing the tightest
-// limit as ratelimit.Decision documents.
-func decision(allowed bool, states []ratelimit.LimitState, retry time.Duration) ratelimit.Decision {
-	t := states[0]
-	for _, s := range states[1:] {
-		if tighter(s, t, allowed) {
-			t = s
-		}
-	}
-	d := ratelimit.Decision{Allowed: allowed, Limit: t.Limit, Remaining: t.Remaining, RetryAfter: retry, ResetAfter: t.ResetAfter}
-	if len(states) > 1 {
-		d.States = states
-	}
-	return d
-}
-
-// tighter reports whether a is tighter than b: when allowed, fewer
-// remaining tokens (ties: the longer ResetAfter); when rejected, the longer
-// RetryAfter (ties: fewer remaining).
-func tighter(a, b ratelimit.LimitState, allowed bool) bool {
-	if allowed {
-		return a.Remaining < b.Remaining || a.Remaining == b.Remaining && a.ResetAfter > b.ResetAfter
-	}
-	return a.RetryAfter > b.RetryAfter || a.RetryAfter == b.RetryAfter && a.Remaining < b.Remaining
 }

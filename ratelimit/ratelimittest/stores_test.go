@@ -13,8 +13,8 @@ import (
 
 	"github.com/gatekey/gatekey/middleware"
 	"github.com/gatekey/gatekey/ratelimit"
+	"github.com/gatekey/gatekey/ratelimit/limitstoretest"
 	"github.com/gatekey/gatekey/ratelimit/ratelimittest"
-	"github.com/gatekey/gatekey/ratelimit/storetest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -125,7 +125,7 @@ func TestFailing(t *testing.T) {
 		store ratelimittest.Failing
 		want  error
 	}{
-		{"zero value", ratelimittest.Failing{}, ratelimittest.ErrUnavailable},
+		{"zero value", ratelimittest.Failing{}, ratelimit.ErrUnavailable},
 		{"given error", ratelimittest.Failing{Err: mine}, mine},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -137,59 +137,12 @@ func TestFailing(t *testing.T) {
 	}
 }
 
-// clock is a minimal fake clock; apikeytest.Clock does the same.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func TestNewMemoryStore(t *testing.T) {
-	c := &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := ratelimittest.NewMemoryStore(c.Now)
-	for i := range 5 {
-		if d := take(t, s, fivePerMinute, 1); !d.Allowed || d.Remaining != 4-i {
-			t.Fatalf("request %d: %+v, want allowed with %d remaining", i+1, d, 4-i)
-		}
-	}
-	d := take(t, s, fivePerMinute, 1)
-	if d.Allowed || d.RetryAfter != 12*time.Second {
-		t.Fatalf("request 6: %+v, want denied with RetryAfter 12s", d)
-	}
-	c.Advance(12*time.Second - time.Nanosecond)
-	if d := take(t, s, fivePerMinute, 1); d.Allowed || d.RetryAfter != time.Nanosecond {
-		t.Fatalf("1ns early: %+v, want denied with RetryAfter 1ns", d)
-	}
-	c.Advance(time.Nanosecond)
-	if d := take(t, s, fivePerMinute, 1); !d.Allowed {
-		t.Fatalf("after RetryAfter: %+v, want allowed", d)
-	}
-}
-
-func TestNewMemoryStoreNilClock(t *testing.T) {
-	defer func() {
-		if msg, _ := recover().(string); !strings.HasPrefix(msg, "ratelimittest: ") {
-			t.Errorf("NewMemoryStore(nil) panicked with %q, want a ratelimittest message", msg)
-		}
-	}()
-	ratelimittest.NewMemoryStore(nil)
-}
-
-// The store on a frozen clock still passes the Store conformance suite.
-func TestNewMemoryStoreConformance(t *testing.T) {
-	c := &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	storetest.TestStore(t, func(t *testing.T) ratelimit.Store { return ratelimittest.NewMemoryStore(c.Now) })
+// A Recorder in front of a real store passes the Store conformance suite:
+// it changes nothing it passes on.
+func TestRecorderConformance(t *testing.T) {
+	limitstoretest.Run(t, func(t *testing.T) ratelimit.Store {
+		return &ratelimittest.Recorder{Store: ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})}
+	})
 }
 
 func TestRecorder(t *testing.T) {

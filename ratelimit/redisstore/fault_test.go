@@ -68,7 +68,7 @@ func TestRedisDown(t *testing.T) {
 					if err != nil || !d.Allowed {
 						t.Errorf("fail-open Take #%d with Redis down = %+v, %v; want allowed by the fallback", i, d, err)
 					}
-				} else if !errors.Is(err, redisstore.ErrUnavailable) {
+				} else if !errors.Is(err, ratelimit.ErrUnavailable) {
 					t.Errorf("fail-closed Take #%d with Redis down = %+v, %v; want ErrUnavailable", i, d, err)
 				}
 			}

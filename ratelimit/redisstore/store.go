@@ -20,11 +20,6 @@ const (
 	DefaultTimeout = 100 * time.Millisecond
 )
 
-// ErrUnavailable reports that Redis could not decide: a connection refused
-// or lost, a timeout, or an error reply. Take wraps it, together with the
-// client's error, unless Config.FailOpen is set.
-var ErrUnavailable = errors.New("redisstore: redis unavailable")
-
 // Config configures a Store. The zero value selects every default and fails
 // closed.
 type Config struct {
@@ -48,10 +43,10 @@ type Config struct {
 	// Default: a ratelimit.MemoryStore with its default configuration.
 	Fallback ratelimit.Store
 
-	// OnError, if set, is called with every error wrapping ErrUnavailable,
-	// whether the Store then fails open or not, so that an outage is seen
-	// even while requests are still served. It must be safe for concurrent
-	// use and fast.
+	// OnError, if set, is called with every error wrapping
+	// ratelimit.ErrUnavailable, whether the Store then fails open or not, so
+	// that an outage is seen even while requests are still served. It must
+	// be safe for concurrent use and fast.
 	OnError func(error)
 }
 
@@ -134,9 +129,10 @@ func checkContextTimeout(client redis.Scripter) error {
 // limit of p, or from none, in one atomic round trip to Redis.
 //
 // Invalid arguments give an error wrapping ratelimit.ErrInvalidLimit or
-// ratelimit.ErrInvalidCost without contacting Redis. If Redis fails, Take
-// returns an error wrapping ErrUnavailable, or with Config.FailOpen the
-// Fallback's decision.
+// ratelimit.ErrInvalidCost without contacting Redis. If Redis could not
+// decide (a connection refused or lost, a timeout, an error reply), Take
+// returns an error wrapping ratelimit.ErrUnavailable and the client's
+// error, or with Config.FailOpen the Fallback's decision.
 func (s *Store) Take(ctx context.Context, key string, p ratelimit.Policy, n int) (ratelimit.Decision, error) {
 	if n < 1 {
 		return ratelimit.Decision{}, fmt.Errorf("redisstore: %w: n = %d, want at least 1", ratelimit.ErrInvalidCost, n)
@@ -166,7 +162,7 @@ func (s *Store) Take(ctx context.Context, key string, p ratelimit.Policy, n int)
 		err = fmt.Errorf("script returned %d values, want %d", len(res), 1+3*len(p))
 	}
 	if err != nil {
-		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		err = fmt.Errorf("redisstore: %w: %w", ratelimit.ErrUnavailable, err)
 		if s.onError != nil {
 			s.onError(err)
 		}
@@ -195,40 +191,16 @@ func (s *Store) bucketKey(key string, i int, l ratelimit.Limit) string {
 	return string(b)
 }
 
-// decide builds the Decision from the script's reply, choosing the tightest
-// limit as ratelimit.MemoryStore does.
+// decide builds the Decision from the script's reply.
 func decide(p ratelimit.Policy, res []int64) ratelimit.Decision {
-	d := ratelimit.Decision{Allowed: res[0] == 1}
-	if len(p) > 1 {
-		d.States = make([]ratelimit.LimitState, len(p))
-	}
-	var best ratelimit.LimitState
+	var buf [4]ratelimit.LimitState // NewDecision copies what it keeps
+	states := buf[:0]
 	for i, l := range p {
 		r := res[1+3*i:]
-		st := ratelimit.LimitState{Limit: l, Remaining: int(r[0]),
-			RetryAfter: micros(r[1]), ResetAfter: micros(r[2])}
-		if d.States != nil {
-			d.States[i] = st
-		}
-		if i == 0 || tighter(st, best, d.Allowed) {
-			best = st
-		}
-		d.RetryAfter = max(d.RetryAfter, st.RetryAfter)
+		states = append(states, ratelimit.LimitState{Limit: l, Remaining: int(r[0]),
+			RetryAfter: micros(r[1]), ResetAfter: micros(r[2])})
 	}
-	d.Limit, d.Remaining, d.ResetAfter = best.Limit, best.Remaining, best.ResetAfter
-	return d
-}
-
-// tighter reports whether a is a tighter limit than b (the rule of
-// ratelimit.Decision).
-func tighter(a, b ratelimit.LimitState, allowed bool) bool {
-	if !allowed && a.RetryAfter != b.RetryAfter {
-		return a.RetryAfter > b.RetryAfter
-	}
-	if a.Remaining != b.Remaining {
-		return a.Remaining < b.Remaining
-	}
-	return a.ResetAfter > b.ResetAfter
+	return ratelimit.NewDecision(res[0] == 1, states)
 }
 
 // micros converts the script's microseconds (-1: never) to a Duration.

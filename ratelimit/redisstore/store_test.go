@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/gatekey/gatekey/ratelimit"
+	"github.com/gatekey/gatekey/ratelimit/limitstoretest"
 	"github.com/gatekey/gatekey/ratelimit/redisstore"
-	"github.com/gatekey/gatekey/ratelimit/storetest"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/logging"
 )
@@ -53,7 +53,7 @@ func uniquePrefix() string { return "test:" + rand.Text()[:12] + ":" }
 
 func TestConformance(t *testing.T) {
 	c := newClient(t, sharedRedis(t).Addr())
-	storetest.TestStore(t, func(t *testing.T) ratelimit.Store {
+	limitstoretest.Run(t, func(t *testing.T) ratelimit.Store {
 		return newStore(t, c, redisstore.Config{Prefix: uniquePrefix(), Timeout: 5 * time.Second})
 	})
 }
@@ -419,7 +419,7 @@ func TestMalformedBucket(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := s.Take(context.Background(), "k", ratelimit.Policy{l}, 1)
-	if !errors.Is(err, redisstore.ErrUnavailable) || !strings.Contains(err.Error(), "malformed bucket") {
+	if !errors.Is(err, ratelimit.ErrUnavailable) || !strings.Contains(err.Error(), "malformed bucket") {
 		t.Errorf("Take on a malformed bucket = %v, want ErrUnavailable (malformed bucket)", err)
 	}
 }
