@@ -27,6 +27,11 @@ cleanup() {
 	wait 2>/dev/null || true
 	rm -rf "$tmp"
 }
+# stopped_all reports whether every process the demo started has exited.
+stopped_all() {
+	for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && return 1; done
+	return 0
+}
 trap cleanup EXIT
 
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -60,7 +65,10 @@ echo "PostgreSQL on 127.0.0.1:$pgport, Redis on 127.0.0.1:$redisport"
 go build -o "$tmp/fleet" .
 admin=$(go run github.com/gatekey/gatekey/examples/keygen generate -env test 2>/dev/null | awk '/^key:/ {print $2}')
 
-start_replica() { # name
+# start_replica NAME VAR starts a replica and sets VAR to its base URL. It
+# runs in this shell, not in a $(…) subshell, so that its pid reaches pids
+# and the replica is stopped on exit.
+start_replica() {
 	GATEKEY_ADMIN_KEY=$admin "$tmp/fleet" -addr 127.0.0.1:0 -rate 5/minute -key-cache-ttl 2s \
 		-postgres "postgres://gatekey@127.0.0.1:$pgport/postgres?sslmode=disable" \
 		-redis "127.0.0.1:$redisport" >"$tmp/$1.log" 2>&1 &
@@ -69,10 +77,13 @@ start_replica() { # name
 		grep -q '^listening on ' "$tmp/$1.log" && break
 		sleep 0.1
 	done
-	grep -m1 '^listening on ' "$tmp/$1.log" | awk '{print $3}' || { cat "$tmp/$1.log"; fail "replica $1 did not start"; }
+	local url
+	url=$(grep -m1 '^listening on ' "$tmp/$1.log" | awk '{print $3}') || true
+	[ -n "$url" ] || { cat "$tmp/$1.log"; fail "replica $1 did not start"; }
+	printf -v "$2" '%s' "$url"
 }
-A=$(start_replica a)
-B=$(start_replica b)
+start_replica a A
+start_replica b B
 echo "replica A: $A   replica B: $B"
 
 # status URL KEY [METHOD]: the HTTP status of a request.
@@ -115,4 +126,14 @@ done
 check "5/minute across both replicas" " A:200 A:200 A:200 B:200 B:200 B:429" "$codes"
 
 [ "$failed" = 0 ] || { echo "demo: some checks failed; logs in replica output above"; cat "$tmp/a.log" "$tmp/b.log" | tail -20; exit 1; }
+
+# Everything started is stopped: both replicas, PostgreSQL and Redis.
+trap - EXIT
+cleanup_pids=("${pids[@]}")
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+wait 2>/dev/null || true
+pids=("${cleanup_pids[@]}")
+if ! stopped_all; then echo "FAIL  everything the demo started is stopped"; exit 1; fi
+echo "ok    ${#pids[@]} processes started, all stopped"
+rm -rf "$tmp"
 echo "demo: all checks passed"
