@@ -9,8 +9,14 @@
 //	}
 //
 // TestStore runs the same rules outside go test, for example from a command
-// that checks a deployed backend: it returns nil, or an error joining one
-// error per broken rule, each naming the rule and saying what was wrong.
+// that checks a deployed backend:
+//
+//	err := limitstoretest.TestStore(ctx, func() (ratelimit.Store, error) {
+//		return connectToTheBackend(ctx)
+//	})
+//
+// It returns nil, or an error joining one error per broken rule, each
+// naming the rule and saying what was wrong.
 // Neither panics on a broken store: a Take that panics fails the rule it
 // was called for, and the remaining rules still run.
 //

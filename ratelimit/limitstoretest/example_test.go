@@ -88,7 +88,7 @@ func refill(l ratelimit.Limit, k float64) time.Duration {
 // A store's author checks it against the contract with one call. In a test,
 // limitstoretest.Run does the same with a subtest per rule.
 func ExampleTestStore() {
-	err := limitstoretest.TestStore(func() ratelimit.Store { return new(toyStore) })
+	err := limitstoretest.TestStore(context.Background(), func() (ratelimit.Store, error) { return new(toyStore), nil })
 	fmt.Println(err)
 	// Output:
 	// <nil>

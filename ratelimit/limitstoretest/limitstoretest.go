@@ -16,15 +16,22 @@ import (
 // returns nil if they follow them all. Otherwise it returns an error joining
 // (as errors.Join does) one error per broken rule, each of the form
 // "limitstoretest: <rule> (<what the rule says>): <what was wrong>".
-// newStore is called once per rule.
+// newStore is called once per rule; an error from it fails that rule. ctx
+// is given to every Take; once it is done, TestStore stops and returns its
+// error with what it found so far.
 //
 // TestStore does not need a testing.T, so it can check a store outside go
-// test; within a test, Run reports the same failures as subtests.
-func TestStore(newStore func() ratelimit.Store) error {
+// test; within a test, Run reports the same failures as subtests. Its
+// signature is that of keystoretest.TestStore, apikey's suite.
+func TestStore(ctx context.Context, newStore func() (ratelimit.Store, error)) error {
 	prefix := newPrefix()
 	var errs []error
 	for _, r := range rules {
-		if msgs := r.run(newStore, prefix); len(msgs) > 0 {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("limitstoretest: stopped before %s: %w", r.name, err))
+			break
+		}
+		if msgs := r.run(ctx, newStore, prefix); len(msgs) > 0 {
 			errs = append(errs, fmt.Errorf("limitstoretest: %s (%s): %s", r.name, r.doc, strings.Join(msgs, "; ")))
 		}
 	}
@@ -39,7 +46,7 @@ func Run(t *testing.T, newStore func(*testing.T) ratelimit.Store) {
 	for _, r := range rules {
 		t.Run(r.name, func(t *testing.T) {
 			s := newStore(t)
-			msgs := r.run(func() ratelimit.Store { return s }, prefix)
+			msgs := r.run(t.Context(), func() (ratelimit.Store, error) { return s, nil }, prefix)
 			if len(msgs) > 0 {
 				t.Errorf("broken rule: %s", r.doc)
 			}
@@ -67,8 +74,8 @@ const maxMessages = 5
 // run checks r against a store from newStore and returns the failures.
 // It recovers from any panic: a store's (see checker.try) or, should a
 // Decision surprise the checks, theirs.
-func (r rule) run(newStore func() ratelimit.Store, prefix string) (msgs []string) {
-	c := &checker{prefix: prefix + r.name + "-", start: time.Now()}
+func (r rule) run(ctx context.Context, newStore func() (ratelimit.Store, error), prefix string) (msgs []string) {
+	c := &checker{ctx: ctx, prefix: prefix + r.name + "-", start: time.Now()}
 	defer func() {
 		switch v := recover().(type) {
 		case nil, stop:
@@ -87,17 +94,22 @@ type stop struct{}
 
 // A checker runs one rule's check against a store and collects failures.
 type checker struct {
+	ctx    context.Context // of every Take
 	s      ratelimit.Store
 	prefix string    // of every key the rule uses
 	start  time.Time // when the rule began, for the tolerance of durations
 	msgs   []string
 }
 
-// newStore calls newStore, reporting a panic or a nil store.
-func (c *checker) newStore(newStore func() ratelimit.Store) ratelimit.Store {
+// newStore calls newStore, reporting an error, a panic or a nil store.
+func (c *checker) newStore(newStore func() (ratelimit.Store, error)) ratelimit.Store {
 	var s ratelimit.Store
-	c.try("newStore", func() { s = newStore() })
-	if s == nil {
+	var err error
+	c.try("newStore", func() { s, err = newStore() })
+	switch {
+	case err != nil:
+		c.fatalf("newStore: %v", err)
+	case s == nil:
 		c.fatalf("newStore returned nil")
 	}
 	return s
@@ -138,7 +150,7 @@ func (c *checker) key(name string) string { return c.prefix + name }
 // tryTake calls Take, turning a panic into a failure that ends the check.
 func (c *checker) tryTake(key string, p ratelimit.Policy, n int) (d ratelimit.Decision, err error) {
 	c.try(fmt.Sprintf("Take(%q, %q, %d)", key, p, n), func() {
-		d, err = c.s.Take(context.Background(), c.key(key), p, n)
+		d, err = c.s.Take(c.ctx, c.key(key), p, n)
 	})
 	return d, err
 }

@@ -34,7 +34,7 @@ func TestTestStoreCorrectStores(t *testing.T) {
 		{"one store for every rule", func() ratelimit.Store { return shared }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := limitstoretest.TestStore(tc.newStore); err != nil {
+			if err := limitstoretest.TestStore(context.Background(), func() (ratelimit.Store, error) { return tc.newStore(), nil }); err != nil {
 				t.Errorf("TestStore = %v, want nil", err)
 			}
 		})
@@ -255,7 +255,7 @@ var brokenStores = []struct {
 func TestBrokenStores(t *testing.T) {
 	for _, tc := range brokenStores {
 		t.Run(tc.name, func(t *testing.T) {
-			err := limitstoretest.TestStore(tc.newStore)
+			err := limitstoretest.TestStore(context.Background(), func() (ratelimit.Store, error) { return tc.newStore(), nil })
 			if err == nil {
 				t.Fatalf("TestStore = nil, want an error naming %v", tc.rules)
 			}

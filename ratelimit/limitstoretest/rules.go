@@ -1,7 +1,6 @@
 package limitstoretest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -249,7 +248,7 @@ func (c *checker) hammer(key string, p ratelimit.Policy, goroutines, perG int) i
 			}()
 			<-start
 			for range perG {
-				d, err := c.s.Take(context.Background(), c.key(key), p, 1)
+				d, err := c.s.Take(c.ctx, c.key(key), p, 1)
 				if err != nil {
 					fail("concurrent Take(%q, %q, 1): unexpected error: %v", key, p, err)
 					return
