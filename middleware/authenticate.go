@@ -132,16 +132,17 @@ var rejectCodes = [rejectKinds]struct {
 // fails.
 type authenticator struct {
 	Authenticator
-	challenge [2]string // WWW-Authenticate without and with error="invalid_token"
+	challenge [2]string // WWW-Authenticate without and with error="invalid_token"; set by prepare
 
 	prepared   bool
 	rejections [rejectKinds][2]*apierrors.Error // [kind][bearer presented]; shared: never modify
 }
 
 // settings returns a's configuration with defaults filled in, and panics
-// on a misconfiguration.
-func (a *Authenticator) settings() *authenticator {
-	c := &authenticator{Authenticator: *a}
+// on a misconfiguration. It returns a value, so that Authenticate's copy
+// can stay on the stack.
+func (a *Authenticator) settings() authenticator {
+	c := authenticator{Authenticator: *a}
 	if c.Verifier == nil {
 		panic("middleware: Authenticator.Verifier is nil")
 	}
@@ -175,13 +176,13 @@ func (a *Authenticator) settings() *authenticator {
 	if c.Throttle != nil {
 		c.Throttle.init() // panics on a misconfigured throttle, now rather than later
 	}
-	c.challenge[0] = c.buildChallenge(false)
-	c.challenge[1] = c.buildChallenge(true)
 	return c
 }
 
-// prepare builds the 401s once, for Handler.
+// prepare builds the challenges and 401s once, for Handler.
 func (c *authenticator) prepare() {
+	c.challenge[0] = c.buildChallenge(false)
+	c.challenge[1] = c.buildChallenge(true)
 	for kind := range rejectKinds {
 		for bearer := range 2 {
 			c.rejections[kind][bearer] = c.newRejection(kind, bearer == 1)
@@ -211,6 +212,9 @@ func (c *authenticator) newRejection(kind int, bearer bool) *apierrors.Error {
 	ch := c.challenge[0]
 	if withError {
 		ch = c.challenge[1]
+	}
+	if ch == "" { // not prepared: Authenticate builds it only when it refuses
+		ch = c.buildChallenge(withError)
 	}
 	return apierrors.New(http.StatusUnauthorized, rc.code, rc.msg).WithHeader("WWW-Authenticate", ch)
 }
@@ -259,7 +263,8 @@ func (a *Authenticator) Authenticate(r *http.Request) (*apikey.Key, error) {
 // Handler returns next behind authentication. It panics if Verifier is nil
 // or the configuration is invalid.
 func (a *Authenticator) Handler(next http.Handler) http.Handler {
-	c := a.settings()
+	s := a.settings()
+	c := &s
 	c.prepare()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, src, f := c.authenticate(r)
