@@ -204,16 +204,20 @@ func NewMethodNotAllowed(allowed ...string) *Error {
 // NewTooManyRequests returns a 429 rate_limit_exceeded error with a
 // Retry-After header of retryAfter (see WithRetryAfter).
 func NewTooManyRequests(retryAfter time.Duration) *Error {
-	e := &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimitExceeded, Message: "Rate limit exceeded"}
-	return e.WithRetryAfter(retryAfter)
+	return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimitExceeded, Message: "Rate limit exceeded",
+		Header: retryAfterHeader(retryAfter)}
 }
 
 // NewServiceUnavailable returns a 503 service_unavailable error with a
 // Retry-After header of retryAfter (see WithRetryAfter).
 func NewServiceUnavailable(retryAfter time.Duration) *Error {
-	e := &Error{Status: http.StatusServiceUnavailable, Code: CodeServiceUnavailable,
-		Message: "The service is temporarily unavailable; try again later"}
-	return e.WithRetryAfter(retryAfter)
+	return &Error{Status: http.StatusServiceUnavailable, Code: CodeServiceUnavailable,
+		Message: "The service is temporarily unavailable; try again later", Header: retryAfterHeader(retryAfter)}
+}
+
+// retryAfterHeader returns a header holding only Retry-After: d.
+func retryAfterHeader(d time.Duration) http.Header {
+	return http.Header{"Retry-After": {strconv.FormatInt(DelaySeconds(d), 10)}}
 }
 
 // NewInternal returns a 500 internal_error wrapping cause. The message sent

@@ -95,8 +95,8 @@ func BenchmarkAuthenticate(b *testing.B) {
 func BenchmarkRateLimit(b *testing.B) {
 	byHeader := func(r *http.Request) string { return r.Header.Get("X-Client") }
 	newLimiter := func(p string) http.Handler {
-		return quietWriter((&middleware.RateLimiter{Policy: ratelimit.MustParsePolicy(p), Key: byHeader,
-			Logger: discardLogger()}).Handler(nop))
+		return (&middleware.RateLimiter{Policy: ratelimit.MustParsePolicy(p), Key: byHeader,
+			Logger: discardLogger()}).Handler(nop)
 	}
 	req := func(key string) *http.Request {
 		r := httptest.NewRequest("GET", "/v1/monitors", nil)
