@@ -1,0 +1,187 @@
+package credits
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"sync"
+	"time"
+)
+
+// MemoryConfig configures a MemoryStore. The zero value is a working
+// configuration.
+type MemoryConfig struct {
+	// MaxAccounts bounds the accounts tracked. Accounts whose balance is
+	// from a past period are indistinguishable from new ones and are
+	// dropped to make room; when the store holds MaxAccounts balances of
+	// the current period, a Spend or Grant for yet another account fails
+	// with an error wrapping ErrUnavailable (credits are money: a full
+	// store refuses rather than forgets). 0 means 1<<21 (about 2 million).
+	MaxAccounts int
+
+	// Now returns the current time for Spend and Grant. Nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// A MemoryStore is a Store in this process's memory: sharded, bounded,
+// with no goroutine of its own. Accounts are identified by a 64-bit hash
+// of their name (maphash, seeded per store), so that names are not kept:
+// two accounts share a balance only if their hashes collide, which for a
+// million accounts has a probability of about 3e-8. An account tracked
+// costs 24 to 48 bytes, as full as its shard's map happens to be
+// (TestMemoryPerAccount measures it at a million accounts).
+//
+// Create one with NewMemoryStore; the zero MemoryStore is not usable.
+type MemoryStore struct {
+	seed   maphash.Seed
+	now    func() time.Time
+	max    int // per shard
+	shards [shards]shard
+}
+
+const shards = 64 // a power of two
+
+type shard struct {
+	mu sync.Mutex
+	m  map[uint64]account
+	// full is set when a scan of the full shard found no account of a
+	// past period: until then, no account can have become stale (the
+	// start of the next day), so a new account is refused without
+	// scanning again.
+	full time.Time
+	_    [16]byte // a cache line of its own
+}
+
+// account is one balance: what is left of the period with the given index.
+type account struct {
+	remaining int64
+	period    int32 // Period.Index; int32 holds every day until the year 5.8 million
+	kind      Period
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore(cfg MemoryConfig) *MemoryStore {
+	s := &MemoryStore{seed: maphash.MakeSeed(), now: cfg.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	total := cfg.MaxAccounts
+	if total <= 0 {
+		total = 1 << 21
+	}
+	s.max = max((total+shards-1)/shards, 1)
+	for i := range s.shards {
+		s.shards[i].m = make(map[uint64]account)
+	}
+	return s
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+// Spend spends cost credits of account at the store's current time; see
+// Store. The context is not used: a MemoryStore never waits.
+func (s *MemoryStore) Spend(_ context.Context, account string, a Allowance, cost int64) (Balance, bool, error) {
+	return s.SpendAt(s.now(), account, a, cost)
+}
+
+// Grant adds n credits to account until the current period ends; see Store.
+func (s *MemoryStore) Grant(_ context.Context, account string, a Allowance, n int64) (Balance, error) {
+	return s.GrantAt(s.now(), account, a, n)
+}
+
+var errFull = fmt.Errorf("%w: the memory store holds its maximum of accounts for the current period", ErrUnavailable)
+
+// SpendAt is Spend at time t.
+func (s *MemoryStore) SpendAt(t time.Time, name string, a Allowance, cost int64) (Balance, bool, error) {
+	if err := CheckArgs(a, cost, false); err != nil {
+		return Balance{}, false, err
+	}
+	h := maphash.String(s.seed, name)
+	sh := &s.shards[h&(shards-1)]
+	period := int32(a.Period.Index(t))
+	sh.mu.Lock()
+	acct, ok := sh.m[h]
+	if !ok || acct.kind != a.Period || acct.period < period {
+		acct = account{remaining: a.Credits, period: period, kind: a.Period}
+	}
+	if cost > acct.remaining {
+		sh.mu.Unlock()
+		return balance(acct, a), false, nil
+	}
+	if cost > 0 {
+		if !ok && !s.room(sh, t) {
+			sh.mu.Unlock()
+			return Balance{}, false, errFull
+		}
+		acct.remaining -= cost
+		sh.m[h] = acct
+	}
+	sh.mu.Unlock()
+	return balance(acct, a), true, nil
+}
+
+// GrantAt is Grant at time t.
+func (s *MemoryStore) GrantAt(t time.Time, name string, a Allowance, n int64) (Balance, error) {
+	if err := CheckArgs(a, n, true); err != nil {
+		return Balance{}, err
+	}
+	h := maphash.String(s.seed, name)
+	sh := &s.shards[h&(shards-1)]
+	period := int32(a.Period.Index(t))
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	acct, ok := sh.m[h]
+	if !ok || acct.kind != a.Period || acct.period < period {
+		acct = account{remaining: a.Credits, period: period, kind: a.Period}
+	}
+	if !ok && !s.room(sh, t) {
+		return Balance{}, errFull
+	}
+	acct.remaining = min(acct.remaining+n, 2*MaxCredits)
+	sh.m[h] = acct
+	return balance(acct, a), nil
+}
+
+// room reports whether sh may take one more account at t, dropping
+// accounts of past periods to make room if it is full. sh.mu is held. The
+// work is bounded: a sample of 64 accounts first, the whole shard only if
+// the sample held no stale account, and then not again until the next day.
+func (s *MemoryStore) room(sh *shard, t time.Time) bool {
+	if len(sh.m) < s.max {
+		return true
+	}
+	if t.Before(sh.full) {
+		return false
+	}
+	dropped, seen := false, 0
+	for h, acct := range sh.m {
+		if acct.period < int32(acct.kind.Index(t)) {
+			delete(sh.m, h)
+			dropped = true
+		}
+		if seen++; seen >= 64 && dropped {
+			break
+		}
+	}
+	if !dropped {
+		sh.full = Day.End(t)
+	}
+	return len(sh.m) < s.max
+}
+
+func balance(acct account, a Allowance) Balance {
+	return Balance{Remaining: acct.remaining, Allowance: a, ResetAt: acct.kind.EndOf(int64(acct.period))}
+}
+
+// Len returns the number of accounts tracked.
+func (s *MemoryStore) Len() int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
+}
