@@ -42,6 +42,7 @@ const (
 
 	// 402
 	CodePaymentRequired Code = "payment_required"
+	CodeQuotaExceeded   Code = "quota_exceeded"
 
 	// 403
 	CodeForbidden               Code = "forbidden"

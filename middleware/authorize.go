@@ -23,8 +23,9 @@ import (
 //
 // Behind a Gate the checks of a route run in one fixed order whatever
 // order they are nested in: secret-only, read-only versus write, scopes,
-// environment. The Gate finds them on the handler its Router returns, as
-// long as they wrap the route outermost.
+// environment, plan (RequireTier). The Gate finds them, and a route's Cost,
+// on the handler its Router returns, as long as they wrap the route
+// outermost.
 
 var errNoKey = errors.New("middleware: permission check without an authenticated key (is the route behind the Authenticator?)")
 
@@ -38,11 +39,27 @@ func isReadMethod(method string) bool {
 // rules is what a route requires of a key. The zero rules are the Gate's
 // default: a key that may not write may only read.
 type rules struct {
-	secret bool               // RequireSecret
-	write  bool               // RequireWrite
-	method bool               // RequireMethodPermission
-	scopes []string           // RequireScopes
-	env    apikey.Environment // RequireEnvironment; 0: any
+	secret  bool               // RequireSecret
+	write   bool               // RequireWrite
+	method  bool               // RequireMethodPermission
+	scopes  []string           // RequireScopes
+	env     apikey.Environment // RequireEnvironment; 0: any
+	tiers   []string           // RequireTier; nil: any
+	cost    int64              // Cost, if hasCost
+	hasCost bool
+}
+
+// checks reports whether q holds any check of the key (not only a cost).
+func (q *rules) checks() bool {
+	return q.secret || q.write || q.method || len(q.scopes) > 0 || q.env != 0 || len(q.tiers) > 0
+}
+
+// costOr1 returns the route's cost: its Cost, or 1.
+func (q *rules) costOr1() int64 {
+	if q.hasCost {
+		return q.cost
+	}
+	return 1
 }
 
 // check returns the error to send for key k on request r, or nil. The
@@ -75,6 +92,11 @@ func (q *rules) check(r *http.Request, k *apikey.Key, byMethod bool) *apierrors.
 		return apierrors.New(http.StatusForbidden, apierrors.CodeEnvironmentNotAllowed,
 			"This API key's environment (live or test) may not use this endpoint")
 	}
+	if q.tiers != nil && !slices.Contains(q.tiers, k.Tier) {
+		return apierrors.New(http.StatusPaymentRequired, apierrors.CodePaymentRequired,
+			"This endpoint needs a plan this API key's account does not have").
+			WithDetails("required_tiers", q.tiers)
+	}
 	return nil
 }
 
@@ -95,6 +117,19 @@ func (q *rules) merge(o *rules) {
 			q.env = o.env
 		}
 	}
+	if o.tiers != nil {
+		if q.tiers == nil {
+			q.tiers = o.tiers
+		} else { // both lists must admit the tier
+			q.tiers = slices.DeleteFunc(slices.Clone(q.tiers), func(t string) bool { return !slices.Contains(o.tiers, t) })
+			if q.tiers == nil {
+				q.tiers = []string{}
+			}
+		}
+	}
+	if o.hasCost && !q.hasCost { // the outermost Cost counts
+		q.cost, q.hasCost = o.cost, true
+	}
 }
 
 // envNone is an Environment no key has, for a route that requires two.
@@ -108,6 +143,10 @@ type requirement struct {
 }
 
 func (q *requirement) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !q.checks() { // a Cost alone: nothing to check here
+		q.next.ServeHTTP(w, r)
+		return
+	}
 	k, ok := KeyFromContext(r.Context())
 	if !ok {
 		apierrors.Write(w, r, apierrors.NewInternal(errNoKey))
@@ -212,4 +251,21 @@ func validScope(s string) bool {
 		}
 	}
 	return true
+}
+
+// RequireTier returns middleware that lets through only keys whose Tier
+// (the account's plan) is one of tiers; others get 402 payment_required
+// with the tiers in the error's details (required_tiers): the route is a
+// paid resource. It panics if tiers is empty or holds an empty name.
+func RequireTier(tiers ...string) func(http.Handler) http.Handler {
+	if len(tiers) == 0 {
+		panic("middleware: RequireTier needs at least one tier")
+	}
+	if slices.Contains(tiers, "") {
+		panic("middleware: RequireTier with an empty tier name")
+	}
+	tiers = slices.Clone(tiers)
+	return func(next http.Handler) http.Handler {
+		return require(next, rules{tiers: tiers})
+	}
 }

@@ -1,6 +1,7 @@
 // Package middleware is the net/http glue of gatekey: it authenticates API
-// keys, checks what a key may do, limits request rates, answers CORS
-// preflights, assigns request ids and turns panics into JSON errors.
+// keys, checks what a key may do, limits request rates, meters credits,
+// answers CORS preflights, assigns request ids and turns panics into JSON
+// errors.
 //
 // Most services need one value of it, the [Gate], which composes every part
 // in the one right order in front of any router:
@@ -25,8 +26,9 @@
 //     never waves a request through because it looks like a CORS
 //     preflight. [CORS], in front of it, answers those.
 //   - [RequireSecret], [RequireWrite], [RequireMethodPermission],
-//     [RequireScopes] and [RequireEnvironment] never skip a request: with
-//     no key in the context they answer 500, not the handler.
+//     [RequireScopes], [RequireEnvironment] and [RequireTier] never skip a
+//     request: with no key in the context they answer 500, not the
+//     handler. [Cost] only declares a route's price in credits.
 //   - [RateLimiter], [RequireTLS], [Recoverer] and [RequestID] work
 //     wherever they are put; the Gate's order is the one that gives the
 //     right answer for every request.
@@ -37,7 +39,8 @@
 // naming the package and the field); Handler takes a copy of the
 // configuration; and beside Handler sits a decision method without
 // side effects ([Authenticator.Authenticate], [RateLimiter.Take],
-// [RequireTLS.Check]) for tests and for services that answer themselves.
+// [Credits.Spend], [RequireTLS.Check]) for tests and for services that
+// answer themselves (Take and Spend do take what they decide to).
 // Rejections are written with apierrors.Write, through the one Writer that
 // the Gate (or apierrors.Writer.Middleware) installs. A nil Logger means
 // slog.Default(), in every part and in every gatekey package.

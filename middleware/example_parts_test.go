@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gatekey/gatekey/apikey"
+	"github.com/gatekey/gatekey/credits"
 	"github.com/gatekey/gatekey/middleware"
 	"github.com/gatekey/gatekey/ratelimit"
 )
@@ -147,4 +148,37 @@ func ExampleAuthThrottle() {
 	// GET /v1/me 401 invalid_api_key
 	// GET /v1/me 401 invalid_api_key
 	// GET /v1/me 429 rate_limit_exceeded
+}
+
+// Credits meter a plan: 2 credits a month here. Every route costs 1
+// unless it says otherwise; /v1/me is free; the report route is for the
+// "pro" plan only, and costs 5.
+func ExampleCredits() {
+	mgr, key, _, _ := newExampleKeys()
+	defer mgr.Close()
+
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/monitors", ok)
+	mux.Handle("GET /v1/me", middleware.Cost(0)(ok))
+	mux.Handle("POST /v1/reports", middleware.RequireTier("pro")(middleware.Cost(5)(ok)))
+
+	handler := (&middleware.Gate{
+		Auth: middleware.Authenticator{Verifier: mgr},
+		Credits: &middleware.Credits{
+			Allowance: credits.PerMonth(2),
+			Store:     credits.NewMemoryStore(credits.MemoryConfig{}),
+		},
+	}).Handler(mux)
+
+	for _, path := range []string{"/v1/monitors", "/v1/monitors", "/v1/monitors", "/v1/me"} {
+		do(handler, "GET", path, key)
+	}
+	do(handler, "POST", "/v1/reports", key)
+	// Output:
+	// GET /v1/monitors 200
+	// GET /v1/monitors 200
+	// GET /v1/monitors 402 quota_exceeded
+	// GET /v1/me 200
+	// POST /v1/reports 402 payment_required
 }

@@ -36,8 +36,11 @@ import (
 //  7. the per-route checks, in this order: secret-only (RequireSecret),
 //     read-only versus write (every route: a key that may not write may
 //     use only GET, HEAD and OPTIONS; and RequireWrite), scopes
-//     (RequireScopes), environment (RequireEnvironment);
-//  8. the route's handler.
+//     (RequireScopes), environment (RequireEnvironment), plan
+//     (RequireTier: 402 payment_required);
+//  8. credits, if Credits is set: the route's Cost (1 unless it declares
+//     another) is spent from the account's balance, or 402 quota_exceeded;
+//  9. the route's handler.
 //
 // So a read-only key gets 405 on a path that has no such method and 403 on
 // a write route, and a publishable key gets 403 secret_key_required, not
@@ -47,7 +50,8 @@ import (
 // themselves, when the route is served, so a route is never less
 // protected than its wrappers say.
 //
-// A route listed in Public skips steps 4, 5 and 7: it is served without a
+// So a request refused for any reason spends no credits. A route listed
+// in Public skips steps 4, 5, 7 and 8: it is served without a
 // key (KeyFromContext reports none), after TLS and CORS. Whether a request
 // is public is decided by the route the Router picks for it, nothing else,
 // so no path that the Router sends to another route can pass for public.
@@ -78,6 +82,10 @@ type Gate struct {
 	// TLS, if set, refuses plain HTTP. Its Proxies default to the Gate's.
 	// Nil accepts plain HTTP.
 	TLS *RequireTLS
+
+	// Credits, if set, meters what accounts spend. Its Logger defaults to
+	// the Gate's. Nil meters nothing.
+	Credits *Credits
 
 	// Public lists the routes served without an API key, by the pattern
 	// the Router reports for them (Router.Handler): for an http.ServeMux the
@@ -126,7 +134,16 @@ func (g *Gate) Handler(routes Router) http.Handler {
 		auth.Logger = logger
 	}
 
-	var h http.Handler = &routed{routes: routes}
+	inner := &routed{routes: routes}
+	if g.Credits != nil {
+		cr := *g.Credits
+		if cr.Logger == nil {
+			cr.Logger = logger
+		}
+		s := cr.settings()
+		inner.credits = &s
+	}
+	var h http.Handler = inner
 	if g.RateLimit != nil {
 		rl := *g.RateLimit
 		rl.Proxies = orProxies(rl.Proxies, proxies)
@@ -238,8 +255,9 @@ func (p *publicSplit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // routed is the Gate's innermost step: routing, the per-route checks, and
 // the route.
 type routed struct {
-	routes Router
-	public bool
+	routes  Router
+	public  bool
+	credits *Credits // nil: no metering
 }
 
 func (g *routed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -259,8 +277,11 @@ func (g *routed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			apierrors.Write(w, r, err)
 			return
 		}
+		// Idempotency, when it comes, goes here: after the checks, before
+		// credits, so that a replay spends nothing.
+		if g.credits != nil && !g.credits.serve(w, r, k, q.costOr1()) {
+			return
+		}
 	}
-	// The steps that must see a request the route accepts, and nothing the
-	// Gate refused (idempotency, then credits), belong here.
 	g.routes.ServeHTTP(w, r)
 }
