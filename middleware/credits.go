@@ -172,6 +172,11 @@ func (c *Credits) serve(w http.ResponseWriter, r *http.Request, k *apikey.Key, c
 		apierrors.Write(w, r, apierrors.NewInternal(err))
 		return false
 	case !ok:
+		if cost > b.Allowance.Credits {
+			// A misconfiguration, not the account's doing: say so.
+			c.Logger.LogAttrs(r.Context(), slog.LevelError, "gatekey: route cost is above the account's allowance; no request can pay it",
+				slog.Int64("cost", cost), slog.String("allowance", b.Allowance.String()), slog.String("key_id", k.ID))
+		}
 		c.notify(r, k, CreditsExhausted, b)
 		apierrors.Write(w, r, quotaExceeded(b))
 		return false

@@ -3,6 +3,7 @@ package middleware_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -302,5 +303,32 @@ func TestCreditsHandlerAlone(t *testing.T) {
 	}
 	if diff := cmp.Diff([]int{200, 402, 200, 402}, codes); diff != "" {
 		t.Errorf("codes (-want +got):\n%s", diff)
+	}
+}
+
+// TestCreditsCostAboveAllowance: a route no account can ever pay for is
+// refused with 402 like any other, and logged as the misconfiguration it
+// is, without the key.
+func TestCreditsCostAboveAllowance(t *testing.T) {
+	f := newFixture(t)
+	mux := http.NewServeMux()
+	mux.Handle("GET /dear", middleware.Cost(5)(nop))
+	var logs strings.Builder
+	cr := &middleware.Credits{
+		Store:     credits.NewMemoryStore(credits.MemoryConfig{Now: f.clock.Now}),
+		Allowance: credits.PerMonth(4),
+		Logger:    slog.New(slog.NewTextHandler(&logs, nil)),
+	}
+	h := (&middleware.Authenticator{Verifier: f.mgr}).Handler(cr.Handler(mux))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, withBearer(httptest.NewRequest("GET", "/dear", nil), f.keys["secret"]))
+	if w.Code != http.StatusPaymentRequired {
+		t.Errorf("status %d, want 402", w.Code)
+	}
+	if !strings.Contains(logs.String(), "route cost is above the account's allowance") {
+		t.Errorf("no log line names the misconfiguration; logs:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), f.keys["secret"]) {
+		t.Errorf("the log holds the key")
 	}
 }
