@@ -13,7 +13,9 @@
 // Flags:
 //
 //	-addr               listen address (default 127.0.0.1:8080)
-//	-rate               limits of every key (default 100/minute,10000/day)
+//	-rate               limits of the admin key (default 100/minute,10000/day)
+//	-tiers              plans: "name:rate limits:monthly credits", ";"-separated
+//	                    (default free:10/minute,1000/day:500/month;pro:100/minute,100000/day:100000/month)
 //	-auth-failure-rate  failed authentications allowed per client address (default 100/minute)
 //	-require-tls        answer plain HTTP with 403 https_required
 //	-tls-cert, -tls-key serve HTTPS with this certificate and key

@@ -153,7 +153,9 @@ type keyJSON struct {
 }
 
 type rateLimitJSON struct {
-	Limits []limitJSON `json:"limits"`
+	Limits            []limitJSON `json:"limits"`
+	RequestsPerMinute *int        `json:"requests_per_minute,omitempty"`
+	RequestsPerDay    *int        `json:"requests_per_day,omitempty"`
 }
 
 type limitJSON struct {

@@ -207,7 +207,7 @@ func TestBinary(t *testing.T) {
 	r := p.do("GET", "/v1/me", admin, nil, known)
 	wantStatus(t, r, http.StatusOK)
 	wantRateLimitHeaders(t, r)
-	me := checkMeta(t, r.Body, "rate_limit")
+	me := checkMeta(t, r.Body, meFields...)
 	if me.ID != tok.ID() || me.Name != "admin" || me.Environment != "test" || me.Permission != "read_write" || me.Type != "secret" {
 		t.Errorf("/v1/me of the printed admin key: %+v", me)
 	}
@@ -325,7 +325,7 @@ func TestBinaryAdminKeyFromEnv(t *testing.T) {
 	}
 	r := p.do("GET", "/v1/me", live, nil, known)
 	wantStatus(t, r, http.StatusOK)
-	me := checkMeta(t, r.Body, "rate_limit")
+	me := checkMeta(t, r.Body, meFields...)
 	if me.ID != mustParse(t, live).ID() || me.Name != "admin" || me.Environment != "live" || me.Permission != "read_write" || me.Type != "secret" {
 		t.Errorf("/v1/me of GATEKEY_ADMIN_KEY: %+v, want admin/live/read_write/secret", me)
 	}

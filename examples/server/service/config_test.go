@@ -40,6 +40,11 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"-rate", "lots"},
 		{"-error-format", "xml"},
 		{"-tls-cert", "c.pem"},
+		{"-tiers", "free:10/minute:500/month"}, // no pro tier
+		{"-tiers", "pro:10/minute:lots/month"}, // no allowance
+		{"-tiers", "pro:10/minute:3/month"},    // cannot pay for a check
+		{"-tiers", "pro:10/minute:100/day"},    // /v1/me reports a month's
+		{"-tiers", "pro:1/minute:9/month;pro:1/minute:9/month"},
 	} {
 		var stderr strings.Builder
 		// Should the flag be accepted, Run serves until this context ends

@@ -499,6 +499,9 @@ type keyMeta struct {
 
 var metaFields = []string{"id", "name", "type", "environment", "permission", "status", "created_at", "expires_at", "last_used_at"}
 
+// meFields are the fields GET /v1/me adds to a key's metadata.
+var meFields = []string{"rate_limit", "tier", "credits_remaining", "monthly_allowance", "credits_reset_at"}
+
 // checkMeta checks the shape of one metadata object: exactly the
 // contract's fields plus extra, RFC 3339 UTC times or null.
 func checkMeta(t *testing.T, raw json.RawMessage, extra ...string) keyMeta {

@@ -3,6 +3,8 @@ package service
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gatekey/gatekey/apikey"
@@ -14,18 +16,48 @@ const maxRollGrace = 7 * 24 * time.Hour
 
 var errKeyNotFound = apierrors.New(http.StatusNotFound, apierrors.CodeNotFound, "No such API key")
 
-// me answers GET /v1/me: the caller's own key and its rate limits.
+// me answers GET /v1/me: the caller's own key, its plan, its credits and
+// its rate limits.
 func (s *Service) me(w http.ResponseWriter, r *http.Request) error {
 	k, err := callerKey(r)
 	if err != nil {
 		return err
 	}
-	out := s.keyJSON(k)
-	out.RateLimit = &rateLimitJSON{Limits: make([]limitJSON, len(s.cfg.Rate))}
-	for i, l := range s.cfg.Rate {
+	policy := s.cfg.Rate
+	out := meJSON{keyJSON: s.keyJSON(k)}
+	if t, ok := s.tier(k.Tier); ok {
+		policy = t.Rate
+		out.Tier = &t.Name
+		b, _, err := s.credits.Spend(r, 0)
+		if err != nil {
+			return storeError(err)
+		}
+		out.CreditsRemaining = &b.Remaining
+		out.MonthlyAllowance = &b.Allowance.Credits
+		reset := rfc3339(b.ResetAt)
+		out.CreditsResetAt = &reset
+	}
+	out.RateLimit = &rateLimitJSON{Limits: make([]limitJSON, len(policy))}
+	for i, l := range policy {
 		out.RateLimit.Limits[i] = limitJSON{Requests: l.Requests, WindowSeconds: int64(l.Window / time.Second)}
 	}
+	if n, ok := window(policy, time.Minute); ok {
+		out.RateLimit.RequestsPerMinute = &n
+	}
+	if n, ok := window(policy, 24*time.Hour); ok {
+		out.RateLimit.RequestsPerDay = &n
+	}
 	return writeJSON(w, http.StatusOK, out)
+}
+
+// meJSON is GET /v1/me's answer: the key, and its account's plan and
+// credits (null for an account that is not metered).
+type meJSON struct {
+	keyJSON
+	Tier             *string  `json:"tier"`
+	CreditsRemaining *int64   `json:"credits_remaining"`
+	MonthlyAllowance *int64   `json:"monthly_allowance"`
+	CreditsResetAt   *rfc3339 `json:"credits_reset_at"`
 }
 
 type createKeyRequest struct {
@@ -33,10 +65,12 @@ type createKeyRequest struct {
 	Type       *string `json:"type"`
 	Permission *string `json:"permission"`
 	ExpiresAt  *string `json:"expires_at"`
+	Tier       *string `json:"tier"`
 }
 
 // createKey answers POST /v1/keys: a new key in the caller's environment,
-// returned in full this once.
+// returned in full this once. It joins the caller's account, or with
+// "tier" (the admin key only) opens a new account of that plan.
 func (s *Service) createKey(w http.ResponseWriter, r *http.Request) error {
 	caller, err := callerKey(r)
 	if err != nil {
@@ -53,7 +87,19 @@ func (s *Service) createKey(w http.ResponseWriter, r *http.Request) error {
 		Name:        req.Name,
 		Type:        apikey.SecretKey,
 		Environment: caller.Environment,
-		Owner:       caller.Owner,
+		Owner:       account(caller),
+		Tier:        caller.Tier,
+	}
+	if req.Tier != nil {
+		if caller.ID != s.adminID {
+			return apierrors.New(http.StatusForbidden, apierrors.CodeInsufficientPermissions,
+				"Only the admin key may open an account (create a key with a tier)")
+		}
+		t, ok := s.tier(*req.Tier)
+		if !ok {
+			return apierrors.NewInvalidParameter("tier", "tier must be one of "+s.tierNames())
+		}
+		p.Owner, p.Tier = newAccountID(), t.Name
 	}
 	if req.Type != nil {
 		if err := p.Type.UnmarshalText([]byte(*req.Type)); err != nil {
@@ -91,13 +137,14 @@ func (s *Service) createKey(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusCreated, out)
 }
 
-// listKeys answers GET /v1/keys: the keys of the caller's environment.
+// listKeys answers GET /v1/keys: the keys of the caller's account and
+// environment.
 func (s *Service) listKeys(w http.ResponseWriter, r *http.Request) error {
 	caller, err := callerKey(r)
 	if err != nil {
 		return err
 	}
-	keys, err := s.mgr.List(r.Context(), apikey.ListFilter{Environment: caller.Environment, Owner: caller.Owner})
+	keys, err := s.mgr.List(r.Context(), apikey.ListFilter{Environment: caller.Environment, Owner: account(caller)})
 	if err != nil {
 		return storeError(err)
 	}
@@ -111,7 +158,7 @@ func (s *Service) listKeys(w http.ResponseWriter, r *http.Request) error {
 }
 
 // findKey returns the key named by the path's {id}, if it belongs to the
-// caller's environment and owner; anything else is 404.
+// caller's environment and account; anything else is 404.
 func (s *Service) findKey(r *http.Request) (*apikey.Key, *apikey.Key, error) {
 	caller, err := callerKey(r)
 	if err != nil {
@@ -122,7 +169,7 @@ func (s *Service) findKey(r *http.Request) (*apikey.Key, *apikey.Key, error) {
 		return nil, nil, errKeyNotFound
 	}
 	k, err := s.mgr.Get(r.Context(), id)
-	if errors.Is(err, apikey.ErrNotFound) || err == nil && (k.Environment != caller.Environment || k.Owner != caller.Owner) {
+	if errors.Is(err, apikey.ErrNotFound) || err == nil && (k.Environment != caller.Environment || account(k) != account(caller)) {
 		return nil, nil, errKeyNotFound
 	}
 	if err != nil {
@@ -218,4 +265,13 @@ func storeError(err error) error {
 		return errKeyNotFound
 	}
 	return apierrors.NewInternal(err)
+}
+
+// tierNames lists the plans, for error messages.
+func (s *Service) tierNames() string {
+	var names []string
+	for _, t := range s.cfg.Tiers {
+		names = append(names, strconv.Quote(t.Name))
+	}
+	return strings.Join(names, ", ")
 }

@@ -34,7 +34,7 @@ func TestMe(t *testing.T) {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type = %q, want application/json", ct)
 	}
-	got := checkMeta(t, r.Body, "rate_limit")
+	got := checkMeta(t, r.Body, meFields...)
 	if got.ID != tok.ID() {
 		t.Errorf("id = %q, want the key's public id %q", got.ID, tok.ID())
 	}
@@ -109,7 +109,7 @@ func TestCreateKeys(t *testing.T) {
 			r := e.do("GET", "/v1/me", got.Key, nil)
 			wantStatus(t, r, http.StatusOK)
 			wantRateLimitHeaders(t, r)
-			me := checkMeta(t, r.Body, "rate_limit")
+			me := checkMeta(t, r.Body, meFields...)
 			if d := cmp.Diff(got, me, cmpopts.IgnoreFields(keyMeta{}, "Key", "RateLimit", "LastUsedAt")); d != "" {
 				t.Errorf("/v1/me of the new key differs from its create response (-create +me):\n%s", d)
 			}
@@ -237,7 +237,7 @@ func TestListKeys(t *testing.T) {
 	t.Parallel()
 	live := generate(t, apikey.SecretKey, apikey.Live)
 	e := newTestEnv(t, withConfig(func(c *Config) { c.AdminKey = live }))
-	testAdmin := e.mint(apikey.CreateParams{Name: "test admin", Type: apikey.SecretKey, Environment: apikey.Test, Permission: apikey.ReadWrite})
+	testAdmin := e.mint(apikey.CreateParams{Name: "test admin", Type: apikey.SecretKey, Environment: apikey.Test, Permission: apikey.ReadWrite, Owner: adminAccount})
 
 	active := e.createKey(live, map[string]any{"name": "active"})
 	revoked := e.createKey(live, map[string]any{"name": "to revoke"})
@@ -561,7 +561,7 @@ func TestEnvironmentIsolation(t *testing.T) {
 
 	r := e.do("GET", "/v1/me", live, nil)
 	wantStatus(t, r, http.StatusOK)
-	me := checkMeta(t, r.Body, "rate_limit")
+	me := checkMeta(t, r.Body, meFields...)
 	want := keyMeta{ID: mustParse(t, live).ID(), Name: "admin", Type: "secret", Environment: "live", Permission: "read_write", Status: "active", CreatedAt: rfc(clockStart)}
 	if d := cmp.Diff(want, me, cmpopts.IgnoreFields(keyMeta{}, "RateLimit", "LastUsedAt")); d != "" {
 		t.Errorf("configured live admin /v1/me (-want +got):\n%s", d)

@@ -130,3 +130,22 @@ func (s *Service) deleteMonitor(w http.ResponseWriter, r *http.Request) error {
 		Deleted bool   `json:"deleted"`
 	}{m.ID, true})
 }
+
+// check is a check request: queued for the monitor's next run.
+type check struct {
+	ID        string  `json:"id"`
+	MonitorID string  `json:"monitor_id"`
+	Status    string  `json:"status"`
+	CreatedAt rfc3339 `json:"created_at"`
+}
+
+// createCheck answers POST /v1/monitors/{id}/checks, a paid route: the
+// pro plan only, 5 credits a request (both enforced by the Gate).
+func (s *Service) createCheck(w http.ResponseWriter, r *http.Request) error {
+	m, err := s.findMonitor(r)
+	if err != nil {
+		return err
+	}
+	c := check{ID: "chk_" + rand.Text()[:16], MonitorID: m.ID, Status: "queued", CreatedAt: rfc3339(s.monitors.now().UTC())}
+	return writeJSON(w, http.StatusCreated, c)
+}

@@ -32,7 +32,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
-	rate := fs.String("rate", "100/minute,10000/day", "limits of every key")
+	rate := fs.String("rate", "100/minute,10000/day", "limits of the admin key and of keys without a tier")
+	tiers := fs.String("tiers", DefaultTiers, `plans, ";"-separated, each "name:rate limits:monthly credits"`)
 	authFailureRate := fs.String("auth-failure-rate", "100/minute", "failed authentications allowed per client address")
 	requireTLS := fs.Bool("require-tls", false, "answer plain HTTP with 403 https_required")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate file (serve HTTPS)")
@@ -69,6 +70,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	var err error
 	if cfg.Rate, err = ratelimit.ParsePolicy(*rate); err != nil {
 		return fmt.Errorf("-rate: %w", err)
+	}
+	if cfg.Tiers, err = ParseTiers(*tiers); err != nil {
+		return fmt.Errorf("-tiers: %w", err)
 	}
 	if cfg.AuthFailureRate, err = ratelimit.ParseLimit(*authFailureRate); err != nil {
 		return fmt.Errorf("-auth-failure-rate: %w", err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatekey/gatekey/apikey"
+	"github.com/gatekey/gatekey/credits"
 	apierrors "github.com/gatekey/gatekey/errors"
 	"github.com/gatekey/gatekey/middleware"
 	"github.com/gatekey/gatekey/ratelimit"
@@ -21,7 +22,8 @@ import (
 // Config is everything the service needs; Run fills it from flags and
 // the environment, tests fill it directly.
 type Config struct {
-	Rate            ratelimit.Policy // the limits of every key
+	Rate            ratelimit.Policy // the limits of every key of the admin account
+	Tiers           []Tier           // the plans an account can have; nil: DefaultTiers
 	AuthFailureRate ratelimit.Limit  // failed authentications per client address, counted per process; zero: 100/minute
 	RequireTLS      bool
 	TrustedProxies  middleware.TrustedProxies
@@ -38,8 +40,9 @@ type Config struct {
 	// a SQL apikey.ManagedStore and a Redis ratelimit.Store (see the
 	// apikey/sqlstore and ratelimit/redisstore modules). Nil means
 	// in-memory stores, which is all this example needs.
-	Keys   apikey.ManagedStore
-	Limits ratelimit.Store
+	Keys    apikey.ManagedStore
+	Limits  ratelimit.Store
+	Credits credits.Store // nil: in memory
 
 	Now    func() time.Time // nil: time.Now
 	Logger *slog.Logger     // nil: slog.Default()
@@ -50,6 +53,8 @@ type Service struct {
 	cfg      Config
 	mgr      *apikey.Manager
 	monitors *monitorStore
+	credits  *middleware.Credits
+	adminID  string // the admin key's id
 	handler  http.Handler
 
 	// generatedAdminKey is set when no admin key was configured: main
@@ -73,6 +78,18 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Limits == nil {
 		cfg.Limits = ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: cfg.Now})
 	}
+	if cfg.Tiers == nil {
+		var err error
+		if cfg.Tiers, err = ParseTiers(DefaultTiers); err != nil {
+			return nil, fmt.Errorf("server: DefaultTiers: %w", err)
+		}
+	}
+	if err := validateTiers(cfg.Tiers); err != nil {
+		return nil, err
+	}
+	if cfg.Credits == nil {
+		cfg.Credits = credits.NewMemoryStore(credits.MemoryConfig{Now: cfg.Now})
+	}
 	mgr, err := apikey.NewManager(cfg.Keys, apikey.ManagerConfig{
 		Verifier: apikey.VerifierConfig{Now: cfg.Now, Logger: cfg.Logger, CacheTTL: cfg.KeyCacheTTL},
 	})
@@ -80,6 +97,11 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, mgr: mgr, monitors: newMonitorStore(cfg.Now)}
+	s.credits = &middleware.Credits{
+		AllowanceFor: s.allowanceFor,
+		Account:      account,
+		Store:        cfg.Credits,
+	}
 	if err := s.setupAdminKey(); err != nil {
 		mgr.Close()
 		return nil, err
@@ -98,11 +120,15 @@ func New(cfg Config) (*Service, error) {
 func (s *Service) setupAdminKey() error {
 	ctx := context.Background()
 	if s.cfg.AdminKey == "" {
-		tok, _, err := s.mgr.Create(ctx, apikey.CreateParams{
+		tok, k, err := s.mgr.Create(ctx, apikey.CreateParams{
 			Name: "admin", Type: apikey.SecretKey, Environment: apikey.Test, Permission: apikey.ReadWrite,
+			Owner: adminAccount,
 		})
-		s.generatedAdminKey = tok
-		return err
+		if err != nil {
+			return err
+		}
+		s.generatedAdminKey, s.adminID = tok, k.ID
+		return nil
 	}
 	tok, err := apikey.Parse(s.cfg.AdminKey)
 	if err != nil || tok.Type() != apikey.SecretKey {
@@ -113,9 +139,10 @@ func (s *Service) setupAdminKey() error {
 	if err != nil {
 		return err
 	}
+	s.adminID = tok.ID()
 	err = s.cfg.Keys.CreateKey(ctx, &apikey.Key{
 		ID: tok.ID(), Name: "admin", Type: apikey.SecretKey, Environment: tok.Environment(),
-		Permission: apikey.ReadWrite, CreatedAt: s.cfg.Now().UTC(), Hash: hash,
+		Permission: apikey.ReadWrite, Owner: adminAccount, CreatedAt: s.cfg.Now().UTC(), Hash: hash,
 	})
 	if errors.Is(err, apikey.ErrConflict) {
 		return nil // registered by an earlier run against a persistent store
@@ -130,18 +157,22 @@ func (s *Service) setupAdminKey() error {
 func (s *Service) routes() http.Handler {
 	h := func(f apierrors.HandlerFunc) http.Handler { return f }
 	secret, write := middleware.RequireSecret, middleware.RequireWrite
+	free := middleware.Cost(0)
+	monitor := middleware.Cost(costMonitor)
+	pro := middleware.RequireTier(checkTier)
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /v1/me", h(s.me))
-	mux.Handle("POST /v1/keys", secret(write(h(s.createKey))))
-	mux.Handle("GET /v1/keys", secret(h(s.listKeys)))
-	mux.Handle("GET /v1/keys/{id}", secret(h(s.getKey)))
-	mux.Handle("DELETE /v1/keys/{id}", secret(write(h(s.revokeKey))))
-	mux.Handle("POST /v1/keys/{id}/roll", secret(write(h(s.rollKey))))
-	mux.Handle("GET /v1/monitors", secret(h(s.listMonitors)))
-	mux.Handle("POST /v1/monitors", write(h(s.createMonitor)))
-	mux.Handle("GET /v1/monitors/{id}", h(s.getMonitor))
-	mux.Handle("DELETE /v1/monitors/{id}", write(h(s.deleteMonitor)))
+	mux.Handle("GET /v1/me", free(h(s.me)))
+	mux.Handle("POST /v1/keys", free(secret(write(h(s.createKey)))))
+	mux.Handle("GET /v1/keys", free(secret(h(s.listKeys))))
+	mux.Handle("GET /v1/keys/{id}", free(secret(h(s.getKey))))
+	mux.Handle("DELETE /v1/keys/{id}", free(secret(write(h(s.revokeKey)))))
+	mux.Handle("POST /v1/keys/{id}/roll", free(secret(write(h(s.rollKey)))))
+	mux.Handle("GET /v1/monitors", monitor(secret(h(s.listMonitors))))
+	mux.Handle("POST /v1/monitors", monitor(write(h(s.createMonitor))))
+	mux.Handle("GET /v1/monitors/{id}", monitor(h(s.getMonitor)))
+	mux.Handle("DELETE /v1/monitors/{id}", monitor(write(h(s.deleteMonitor))))
+	mux.Handle("POST /v1/monitors/{id}/checks", middleware.Cost(costCheck)(pro(write(h(s.createCheck)))))
 
 	gate := &middleware.Gate{
 		Auth: middleware.Authenticator{
@@ -153,7 +184,8 @@ func (s *Service) routes() http.Handler {
 			},
 			OnSuccess: noteKey,
 		},
-		RateLimit: &middleware.RateLimiter{Policy: s.cfg.Rate, Store: s.cfg.Limits},
+		RateLimit: &middleware.RateLimiter{Policy: s.cfg.Rate, PolicyFor: s.policyFor, Store: s.cfg.Limits},
+		Credits:   s.credits,
 		CORS:      &middleware.CORS{AllowedOrigins: s.cfg.CORSOrigins},
 		Errors:    apierrors.Writer{Encoding: s.cfg.ErrorEncoding},
 		Proxies:   s.cfg.TrustedProxies,
