@@ -1,6 +1,7 @@
 package credits_test
 
 import (
+	"context"
 	"errors"
 	"runtime"
 	"strconv"
@@ -70,6 +71,19 @@ func BenchmarkMemorySpend(b *testing.B) {
 				s.SpendAt(now, "acct_hot", a, 1)
 			}
 		})
+	})
+	// Spend is SpendAt plus a read of the clock, as the middleware calls it.
+	b.Run("spend-serial", func(b *testing.B) {
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			s.Spend(ctx, "acct_hot", a, 1)
+		}
+	})
+	b.Run("time-now", func(b *testing.B) { // the clock alone, for scale
+		for b.Loop() {
+			time.Now()
+		}
 	})
 }
 

@@ -7,8 +7,11 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/gatekey/gatekey/apikey"
+	"github.com/gatekey/gatekey/credits"
 	apierrors "github.com/gatekey/gatekey/errors"
 	"github.com/gatekey/gatekey/middleware"
+	"github.com/gatekey/gatekey/middleware/middlewaretest"
 	"github.com/gatekey/gatekey/ratelimit"
 )
 
@@ -136,7 +139,7 @@ func BenchmarkRateLimit(b *testing.B) {
 
 // BenchmarkGate measures the whole Gate (request id, recovery, CORS,
 // throttle, authentication, rate limit, routing, per-route checks) on a
-// cache hit, beside the same parts composed by hand in the same order (as
+// cache hit, with and without credits (cost 1 in memory), beside the same parts composed by hand in the same order (as
 // the reference service did before the Gate) and the bare ServeMux.
 func BenchmarkGate(b *testing.B) {
 	f := newFixture(b)
@@ -154,6 +157,14 @@ func BenchmarkGate(b *testing.B) {
 		Logger:    discardLogger(),
 	}).Handler(mux)
 	b.Run("gate", func(b *testing.B) { benchServe(b, gate, newReq) })
+	metered := (&middleware.Gate{
+		Auth:      middleware.Authenticator{Verifier: f.mgr, Throttle: &middleware.AuthThrottle{}},
+		RateLimit: &middleware.RateLimiter{Policy: policy},
+		CORS:      &middleware.CORS{AllowedOrigins: []string{"*"}},
+		Credits:   &middleware.Credits{Allowance: credits.PerMonth(credits.MaxCredits), Store: credits.NewMemoryStore(credits.MemoryConfig{})},
+		Logger:    discardLogger(),
+	}).Handler(mux)
+	b.Run("gate-credits", func(b *testing.B) { benchServe(b, metered, newReq) })
 
 	routes := http.NewServeMux()
 	routes.Handle("GET /v1/monitors", middleware.RequireMethodPermission(nop))
@@ -163,4 +174,21 @@ func BenchmarkGate(b *testing.B) {
 				(&middleware.RateLimiter{Policy: policy, Logger: discardLogger()}).Handler(
 					apierrors.Mux(routes)))))))
 	b.Run("by-hand", func(b *testing.B) { benchServe(b, byHand, newReq) })
+}
+
+// BenchmarkCredits measures the Credits part alone on its allowed path: a
+// key already in the context, a route of cost 1 picked from a ServeMux,
+// an allowance too large to run out, the in-memory store.
+func BenchmarkCredits(b *testing.B) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/monitors", middleware.Cost(1)(nop))
+	cr := &middleware.Credits{
+		Allowance: credits.PerMonth(credits.MaxCredits),
+		Store:     credits.NewMemoryStore(credits.MemoryConfig{}),
+		Logger:    discardLogger(),
+	}
+	k := &apikey.Key{ID: "01uoTHatT215", Owner: "acct_bench", Type: apikey.SecretKey, Permission: apikey.ReadWrite}
+	benchServe(b, cr.Handler(mux), func() *http.Request {
+		return middlewaretest.WithKey(httptest.NewRequest("GET", "/v1/monitors", nil), k)
+	})
 }
