@@ -11,7 +11,8 @@ import (
 // MemoryConfig configures a MemoryStore. The zero value is a working
 // configuration.
 type MemoryConfig struct {
-	// MaxAccounts bounds the accounts tracked. Accounts whose balance is
+	// MaxAccounts bounds the accounts tracked (an account that has had a
+	// daily and a monthly allowance counts twice). Accounts whose balance is
 	// from a past period are indistinguishable from new ones and are
 	// dropped to make room; when the store holds MaxAccounts balances of
 	// the current period, a Spend or Grant for yet another account fails
@@ -25,10 +26,11 @@ type MemoryConfig struct {
 }
 
 // A MemoryStore is a Store in this process's memory: sharded, bounded,
-// with no goroutine of its own. Accounts are identified by a 64-bit hash
-// of their name (maphash, seeded per store), so that names are not kept:
-// two accounts share a balance only if their hashes collide, which for a
-// million accounts has a probability of about 3e-8. An account tracked
+// with no goroutine of its own. A balance is identified by a 64-bit hash
+// of its account's name and kind of period (maphash, seeded per store), so
+// that names are not kept: two accounts share a balance only if their
+// hashes collide, which for a million accounts has a probability of about
+// 3e-8. An account tracked
 // costs 24 to 48 bytes, as full as its shard's map happens to be
 // (TestMemoryPerAccount measures it at a million accounts).
 //
@@ -97,7 +99,7 @@ func (s *MemoryStore) SpendAt(t time.Time, name string, a Allowance, cost int64)
 	if err := CheckArgs(a, cost, false); err != nil {
 		return Balance{}, false, err
 	}
-	h := maphash.String(s.seed, name)
+	h := s.hash(name, a.Period)
 	sh := &s.shards[h&(shards-1)]
 	period := int32(a.Period.Index(t))
 	sh.mu.Lock()
@@ -126,7 +128,7 @@ func (s *MemoryStore) GrantAt(t time.Time, name string, a Allowance, n int64) (B
 	if err := CheckArgs(a, n, true); err != nil {
 		return Balance{}, err
 	}
-	h := maphash.String(s.seed, name)
+	h := s.hash(name, a.Period)
 	sh := &s.shards[h&(shards-1)]
 	period := int32(a.Period.Index(t))
 	sh.mu.Lock()
@@ -141,6 +143,12 @@ func (s *MemoryStore) GrantAt(t time.Time, name string, a Allowance, n int64) (B
 	acct.remaining = min(acct.remaining+n, 2*MaxCredits)
 	sh.m[h] = acct
 	return balance(acct, a), nil
+}
+
+// hash identifies an account's balance for one kind of period: its daily
+// and monthly balances are apart.
+func (s *MemoryStore) hash(name string, p Period) uint64 {
+	return maphash.String(s.seed, name) + uint64(p)*0x9e3779b97f4a7c15
 }
 
 // room reports whether sh may take one more account at t, dropping

@@ -48,7 +48,9 @@ type Balance struct {
 // is passed on every call, so an account's plan can change between calls:
 // a new allowance applies from the next period (a store keeps the
 // balance of the current one, and a service that upgrades an account
-// mid-period grants the difference).
+// mid-period grants the difference). An account's daily and monthly
+// balances are apart: an account moved from a daily allowance to a
+// monthly one and back within a day finds each balance as it left it.
 //
 // Grant adds n credits (n >= 1) to account's balance, for the current
 // period only.

@@ -47,16 +47,18 @@
 //   - Spend: spends take from the balance; one that needs more than is left
 //     is refused and takes nothing; the last credit can be spent.
 //   - Accounts: accounts are independent, and their names are compared
-//     exactly (case, non-ASCII, 1 KiB names).
+//     exactly (case, non-ASCII, 1 KiB names that differ only at the end).
 //   - Refill: at the start of a period the balance becomes the allowance,
 //     replaced, not added to, for days and for months.
 //   - Grant: a grant adds to the balance until the period ends, and is
 //     gone after.
 //   - PlanChange: another allowance passed mid-period keeps the current
-//     balance; it applies from the next period.
+//     balance; it applies from the next period. An account's daily and
+//     monthly balances are apart.
 //   - ClockBehind: after a refill, a call whose clock is behind spends from
 //     the new period and never refills again.
-//   - Exact: concurrent spends succeed exactly Remaining/cost times.
+//   - Exact: concurrent spends succeed exactly Remaining/cost times, and
+//     concurrent grants all count.
 //   - RefillOnce: concurrent spends just after a boundary see one refill.
 //   - InvalidArguments: an invalid allowance, a negative or too large
 //     cost, a grant of 0: errors wrapping credits.ErrInvalidAllowance or

@@ -47,7 +47,8 @@ func checkSpend(c *checker) {
 
 func checkAccounts(c *checker) {
 	a := credits.PerDay(5)
-	names := []string{"acct", "ACCT", "Acct", "acct ", "äcct", strings.Repeat("long", 256), "ac/ct:{x}"}
+	long := strings.Repeat("long", 256)
+	names := []string{"acct", "ACCT", "Acct", "acct ", "äcct", long, "ac/ct:{x}", long + "er"}
 	for i, n := range names {
 		b, ok := c.spend(n, a, int64(i%5)+1)
 		c.want(fmt.Sprintf("first spend of account %.12q", n), b, ok, true, 5-(int64(i%5)+1))
@@ -74,6 +75,9 @@ func checkRefill(c *checker) {
 	}
 	b, ok = c.spend("d", d, 1)
 	c.want("a daily allowance on the next day", b, ok, true, 2)
+	if want := time.Date(2030, time.February, 2, 0, 0, 0, 0, time.UTC); !b.ResetAt.Equal(want) {
+		c.errorf("ResetAt of a daily allowance on February 1st = %v, want %v", b.ResetAt, want)
+	}
 	c.advance(12 * time.Hour)
 	b, ok = c.spend("d", d, 0)
 	c.want("the same day, later", b, ok, true, 2)
@@ -108,6 +112,16 @@ func checkPlanChange(c *checker) {
 	c.spend("a", free, 4)
 	b, ok := c.spend("a", pro, 1)
 	c.want("a spend under another allowance mid-period (the balance stays)", b, ok, true, 5)
+
+	// An account's daily and monthly balances are apart: moved to the
+	// other kind of allowance and back, it finds its balance as it was.
+	month, day := credits.PerMonth(10), credits.PerDay(3)
+	c.spend("b", month, 6)
+	b, ok = c.spend("b", day, 1)
+	c.want("a daily allowance for an account with a monthly balance", b, ok, true, 2)
+	b, ok = c.spend("b", month, 0)
+	c.want("the monthly allowance again (its balance as it was)", b, ok, true, 4)
+
 	c.advance(time.Minute)
 	b, ok = c.spend("a", pro, 1)
 	c.want("the next period, under the new allowance", b, ok, true, 99)
@@ -150,15 +164,10 @@ func (c *checker) spendMany(name string, a credits.Allowance, cost int64, n int)
 	ok := 0
 	concurrently(n, func(int) {
 		var allowed bool
-		var err error
-		func() {
-			defer func() {
-				if v := recover(); v != nil {
-					err = fmt.Errorf("panicked: %v", v)
-				}
-			}()
+		err := recovered(func() (err error) {
 			_, allowed, err = c.s.Spend(c.ctx, c.account(name), a, cost)
-		}()
+			return err
+		})
 		if err != nil {
 			c.errorf("concurrent Spend(%q, %v, %d): %v", name, a, cost, err)
 			return
@@ -170,6 +179,17 @@ func (c *checker) spendMany(name string, a credits.Allowance, cost int64, n int)
 		}
 	})
 	return ok
+}
+
+// recovered runs f, turning a panic into an error, for the goroutines of
+// the concurrent rules (where a panic would end the whole test binary).
+func recovered(f func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panicked: %v", v)
+		}
+	}()
+	return f()
 }
 
 func checkExact(c *checker) {
@@ -186,6 +206,21 @@ func checkExact(c *checker) {
 		if want := tc.credits % tc.cost; b.Remaining != want {
 			c.errorf("after the concurrent spends of %d from %d: Remaining %d, want %d", tc.cost, tc.credits, b.Remaining, want)
 		}
+	}
+
+	// No grant is lost under contention either.
+	a := credits.PerMonth(10)
+	concurrently(100, func(int) {
+		err := recovered(func() error {
+			_, err := c.s.Grant(c.ctx, c.account("exact-grants"), a, 3)
+			return err
+		})
+		if err != nil {
+			c.errorf("concurrent Grant(%q, %v, 3): %v", "exact-grants", a, err)
+		}
+	})
+	if b, _ := c.spend("exact-grants", a, 0); b.Remaining != 310 {
+		c.errorf("after 100 concurrent grants of 3 to an allowance of 10: Remaining %d, want 310", b.Remaining)
 	}
 }
 
