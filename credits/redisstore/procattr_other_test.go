@@ -1,0 +1,9 @@
+//go:build unix && !linux
+
+package redisstore_test
+
+import "syscall"
+
+// dieWithTest has no equivalent outside Linux: a test process that dies
+// leaves its server running.
+func dieWithTest(*syscall.SysProcAttr) {}
