@@ -5,7 +5,9 @@
 # It shows, and checks (exit status 1 if any check fails), that:
 #   1. a key created on replica A works on replica B;
 #   2. a revocation on A is honoured by B within the key cache TTL (2s here);
-#   3. the rate limit is shared: 5/minute is 5 requests across both replicas.
+#   3. the rate limit is shared: 5/minute is 5 requests across both replicas;
+#   4. credits are shared: a free account's 3 credits are 3 monitor requests
+#      across both replicas, then 402 quota_exceeded on either.
 #
 # Needs Go, curl, python3, PostgreSQL server binaries (apt-get install
 # postgresql) and redis-server (apt-get install redis-server). Everything
@@ -70,6 +72,7 @@ admin=$(go run github.com/gatekey/gatekey/examples/keygen generate -env test 2>/
 # and the replica is stopped on exit.
 start_replica() {
 	GATEKEY_ADMIN_KEY=$admin "$tmp/fleet" -addr 127.0.0.1:0 -rate 5/minute -key-cache-ttl 2s \
+		-tiers 'free:100/minute:3/month;pro:100/minute:100/month' \
 		-postgres "postgres://gatekey@127.0.0.1:$pgport/postgres?sslmode=disable" \
 		-redis "127.0.0.1:$redisport" >"$tmp/$1.log" 2>&1 &
 	pids+=($!)
@@ -124,6 +127,18 @@ for r in A A A B B B; do
 	codes="$codes $r:$(status "$url/v1/me" "$key")"
 done
 check "5/minute across both replicas" " A:200 A:200 A:200 B:200 B:200 B:429" "$codes"
+
+# 4. Credits (3 a month for a free account) are shared: 2 on A, 1 on B,
+# then neither replica lets the account spend more.
+created=$(curl -s -X POST "$A/v1/keys" -H "Authorization: Bearer $admin" \
+	-H 'Content-Type: application/json' -d '{"name": "free customer", "tier": "free"}')
+key=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])' <<<"$created")
+codes=""
+for r in A A B B A; do
+	url=$A; [ "$r" = B ] && url=$B
+	codes="$codes $r:$(status "$url/v1/monitors" "$key")"
+done
+check "3 credits across both replicas" " A:200 A:200 B:200 B:402 A:402" "$codes"
 
 [ "$failed" = 0 ] || { echo "demo: some checks failed; logs in replica output above"; cat "$tmp/a.log" "$tmp/b.log" | tail -20; exit 1; }
 

@@ -5,12 +5,14 @@ go 1.25.0
 replace (
 	github.com/gatekey/gatekey => ../..
 	github.com/gatekey/gatekey/apikey/sqlstore => ../../apikey/sqlstore
+	github.com/gatekey/gatekey/credits/redisstore => ../../credits/redisstore
 	github.com/gatekey/gatekey/ratelimit/redisstore => ../../ratelimit/redisstore
 )
 
 require (
 	github.com/gatekey/gatekey v0.0.0-00010101000000-000000000000
 	github.com/gatekey/gatekey/apikey/sqlstore v0.0.0-00010101000000-000000000000
+	github.com/gatekey/gatekey/credits/redisstore v0.0.0-00010101000000-000000000000
 	github.com/gatekey/gatekey/ratelimit/redisstore v0.0.0-00010101000000-000000000000
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/redis/go-redis/v9 v9.22.0
