@@ -29,6 +29,9 @@
 //     [RequireScopes], [RequireEnvironment] and [RequireTier] never skip a
 //     request: with no key in the context they answer 500, not the
 //     handler. [Cost] only declares a route's price in credits.
+//   - [Credits] spends only for a request that carries a verified key
+//     (without one it answers 500), and answers 503 when its store is
+//     down unless told to fail open.
 //   - [RateLimiter], [RequireTLS], [Recoverer] and [RequestID] work
 //     wherever they are put; the Gate's order is the one that gives the
 //     right answer for every request.
