@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatekey/gatekey/apikey"
 	"github.com/gatekey/gatekey/apikey/sqlstore"
+	"github.com/gatekey/gatekey/internal/testserver"
 )
 
 // TestPostgresFault stops the database under a Verifier that does not
@@ -16,11 +17,7 @@ import (
 // middleware), never ErrInvalidKey (a 401), and recover by itself once the
 // database is back.
 func TestPostgresFault(t *testing.T) {
-	srv, err := newPGServer(requirePostgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.remove)
+	srv := testserver.StartPostgres(t)
 	db := openPG(t, srv, "fault")
 	store := newStore(t, db, sqlstore.Postgres)
 	mgr, err := apikey.NewManager(store, apikey.ManagerConfig{Verifier: apikey.VerifierConfig{
@@ -39,7 +36,7 @@ func TestPostgresFault(t *testing.T) {
 		t.Fatalf("Verify before the fault = %v", err)
 	}
 
-	if err := srv.stop(); err != nil {
+	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	// Several calls: the first finds pooled connections that the server
@@ -57,7 +54,7 @@ func TestPostgresFault(t *testing.T) {
 		}
 	}
 
-	if err := srv.start(); err != nil {
+	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	// database/sql drops the dead connections and dials new ones: no

@@ -15,12 +15,13 @@ import (
 	"github.com/gatekey/gatekey/apikey"
 	"github.com/gatekey/gatekey/apikey/keystoretest"
 	"github.com/gatekey/gatekey/apikey/sqlstore"
+	"github.com/gatekey/gatekey/internal/testserver"
 	_ "modernc.org/sqlite"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	removeSharedPostgres()
+	testserver.CloseShared()
 	os.Exit(code)
 }
 
@@ -49,7 +50,7 @@ var dialects = []struct {
 	require func(testing.TB)
 }{
 	{sqlstore.SQLite, sqliteDB, func(testing.TB) {}},
-	{sqlstore.Postgres, postgresDB, func(t testing.TB) { t.Helper(); requirePostgres(t) }},
+	{sqlstore.Postgres, postgresDB, testserver.RequirePostgres},
 }
 
 // newStore applies the schema to db and returns a Store on it.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatekey/gatekey/credits"
 	"github.com/gatekey/gatekey/credits/redisstore"
+	"github.com/gatekey/gatekey/internal/testserver"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -62,7 +63,7 @@ func commandCalls(t *testing.T, c *redis.Client) map[string]int {
 // are the script's own. A server that lost the script costs one more
 // round trip (EVAL), once.
 func TestOneRoundTrip(t *testing.T) {
-	srv := startRedis(t) // of its own, so that its command counts are ours
+	srv := testserver.StartRedis(t) // of its own, so that its command counts are ours
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { client.Close() })
 	hook := &roundTrips{}
@@ -133,7 +134,7 @@ var benchAccountNames = func() []string {
 // BenchmarkSpend measures a Spend of 1 that succeeds, on the Redis clock.
 // roundtrips/op counts the commands go-redis sends.
 func BenchmarkSpend(b *testing.B) {
-	addr := sharedRedis(b).Addr()
+	addr := testserver.SharedRedis(b).Addr()
 	a := credits.PerMonth(credits.MaxCredits)
 	for _, par := range []bool{false, true} {
 		name := "serial"

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatekey/gatekey/credits"
 	"github.com/gatekey/gatekey/credits/redisstore"
+	"github.com/gatekey/gatekey/internal/testserver"
 )
 
 // Exactness under contention, across replicas: the figures the issue
@@ -21,7 +22,7 @@ const (
 // client and connection pool as separate replicas would have, on one
 // Redis, reading the clocks given (nil: the Redis clock).
 func replicas(t *testing.T, prefix string, now ...func() time.Time) [2]*redisstore.Store {
-	addr := sharedRedis(t).Addr()
+	addr := testserver.SharedRedis(t).Addr()
 	var rs [2]*redisstore.Store
 	for i := range rs {
 		rs[i] = newStore(t, newClient(t, addr), redisstore.Config{Prefix: prefix, Timeout: 10 * time.Second, Now: now[i]})

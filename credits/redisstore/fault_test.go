@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatekey/gatekey/credits"
 	"github.com/gatekey/gatekey/credits/redisstore"
+	"github.com/gatekey/gatekey/internal/testserver"
 )
 
 // maxStall is how long a call may take while Redis is down or hung: the
@@ -26,7 +27,7 @@ func TestRedisDown(t *testing.T) {
 		hang bool // SIGSTOP instead of SIGKILL
 	}{{"killed", false}, {"hung", true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := startRedis(t)
+			srv := testserver.StartRedis(t)
 			prefix := uniquePrefix()
 			s := newStore(t, newClient(t, srv.Addr()), redisstore.Config{Prefix: prefix})
 			a := credits.PerMonth(3)
@@ -36,11 +37,11 @@ func TestRedisDown(t *testing.T) {
 			}
 
 			if tc.hang {
-				if err := srv.pause(); err != nil {
+				if err := srv.Pause(); err != nil {
 					t.Fatal(err)
 				}
 			} else {
-				srv.kill()
+				srv.Kill()
 			}
 			for i := range 3 {
 				start := time.Now()
@@ -64,10 +65,10 @@ func TestRedisDown(t *testing.T) {
 			}
 
 			if tc.hang {
-				if err := srv.resume(); err != nil {
+				if err := srv.Resume(); err != nil {
 					t.Fatal(err)
 				}
-			} else if err := srv.start(); err != nil {
+			} else if err := srv.Start(); err != nil {
 				t.Fatal(err)
 			}
 			// Recovery needs nothing but Redis: retry until a Spend

@@ -14,6 +14,7 @@ import (
 	"github.com/gatekey/gatekey/credits"
 	"github.com/gatekey/gatekey/credits/creditstoretest"
 	"github.com/gatekey/gatekey/credits/redisstore"
+	"github.com/gatekey/gatekey/internal/testserver"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/logging"
 )
@@ -22,7 +23,7 @@ func TestMain(m *testing.M) {
 	// go-redis logs failed dials, which the fault tests cause on purpose.
 	redis.SetLogger(&logging.VoidLogger{})
 	code := m.Run()
-	removeSharedRedis()
+	testserver.CloseShared()
 	os.Exit(code)
 }
 
@@ -48,7 +49,7 @@ func newStore(t testing.TB, c redis.Scripter, cfg redisstore.Config) *redisstore
 func uniquePrefix() string { return "test:" + rand.Text()[:12] + ":" }
 
 func TestConformance(t *testing.T) {
-	c := newClient(t, sharedRedis(t).Addr())
+	c := newClient(t, testserver.SharedRedis(t).Addr())
 	creditstoretest.Run(t, func(t *testing.T, now func() time.Time) credits.Store {
 		return newStore(t, c, redisstore.Config{Prefix: uniquePrefix(), Timeout: 5 * time.Second, Now: now})
 	})
@@ -70,7 +71,7 @@ func (c *clock) Set(t time.Time) {
 // fakeClockStore returns a Store on the shared server whose script uses c
 // instead of TIME.
 func fakeClockStore(t *testing.T, c *clock) *redisstore.Store {
-	return newStore(t, newClient(t, sharedRedis(t).Addr()),
+	return newStore(t, newClient(t, testserver.SharedRedis(t).Addr()),
 		redisstore.Config{Prefix: uniquePrefix(), Timeout: 5 * time.Second, Now: c.Now})
 }
 
@@ -124,7 +125,7 @@ func TestPeriodArithmetic(t *testing.T) {
 // expire a Margin after the end of their period.
 func TestKeys(t *testing.T) {
 	c := &clock{}
-	client := newClient(t, sharedRedis(t).Addr())
+	client := newClient(t, testserver.SharedRedis(t).Addr())
 	prefix := uniquePrefix()
 	s := newStore(t, client, redisstore.Config{Prefix: prefix, Timeout: 5 * time.Second, Now: c.Now})
 	for _, tc := range []struct {
@@ -173,7 +174,7 @@ func TestKeys(t *testing.T) {
 // TestRedisClock checks that without Config.Now the period is the Redis
 // server's (here the same machine's) current one.
 func TestRedisClock(t *testing.T) {
-	s := newStore(t, newClient(t, sharedRedis(t).Addr()), redisstore.Config{Prefix: uniquePrefix()})
+	s := newStore(t, newClient(t, testserver.SharedRedis(t).Addr()), redisstore.Config{Prefix: uniquePrefix()})
 	for _, a := range []credits.Allowance{credits.PerDay(3), credits.PerMonth(3)} {
 		before := time.Now()
 		b, ok, err := s.Spend(t.Context(), "k", a, 1)
@@ -321,7 +322,7 @@ func TestInvalidArguments(t *testing.T) {
 // TestForeignValue checks that a value the Store did not write under a
 // balance's key is an error, not a guess.
 func TestForeignValue(t *testing.T) {
-	client := newClient(t, sharedRedis(t).Addr())
+	client := newClient(t, testserver.SharedRedis(t).Addr())
 	s := newStore(t, client, redisstore.Config{Prefix: uniquePrefix(), Timeout: 5 * time.Second})
 	a := credits.PerDay(3)
 	if err := client.Set(t.Context(), redisstore.Key(s, "garbage", a.Period), "12 x", time.Minute).Err(); err != nil {

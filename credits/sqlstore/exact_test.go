@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatekey/gatekey/credits"
 	"github.com/gatekey/gatekey/credits/sqlstore"
+	"github.com/gatekey/gatekey/internal/testserver"
 )
 
 // Exactness under contention, across connection pools: the figures the
@@ -38,7 +39,7 @@ var replicaDatabases = []struct {
 	{"postgres", sqlstore.Postgres, func(t testing.TB) [2]*sql.DB {
 		pools := postgresPools(t, 2)
 		return [2]*sql.DB{pools[0], pools[1]}
-	}, func(t testing.TB) { t.Helper(); requirePostgres(t) }},
+	}, testserver.RequirePostgres},
 }
 
 // eachReplicaDatabase runs f as a subtest per database, with a new, empty

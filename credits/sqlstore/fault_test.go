@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatekey/gatekey/credits"
 	"github.com/gatekey/gatekey/credits/sqlstore"
+	"github.com/gatekey/gatekey/internal/testserver"
 )
 
 // TestPostgresDown stops the database under a Store: every Spend and
@@ -18,18 +19,14 @@ import (
 // success, never a silent one (nor a fresh allowance); once the database
 // is back the Store uses it again by itself, with the balances it kept.
 func TestPostgresDown(t *testing.T) {
-	srv, err := newPGServer(requirePostgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.remove)
+	srv := testserver.StartPostgres(t)
 	s := newStore(t, openPG(t, srv, "fault"), sqlstore.Postgres, sqlstore.Config{Timeout: 10 * time.Second})
 	a := credits.PerMonth(10)
 	if b, ok, err := s.Spend(t.Context(), "k", a, 3); err != nil || !ok || b.Remaining != 7 {
 		t.Fatalf("Spend with the database up = %+v, %v, %v", b, ok, err)
 	}
 
-	if err := srv.stop(); err != nil {
+	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	// Several calls: the first finds pooled connections that the server
@@ -49,7 +46,7 @@ func TestPostgresDown(t *testing.T) {
 		}
 	}
 
-	if err := srv.start(); err != nil {
+	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	// database/sql drops the dead connections and dials new ones. Retry
@@ -96,7 +93,7 @@ func TestTimeout(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.d == sqlstore.Postgres {
-				requirePostgres(t)
+				testserver.RequirePostgres(t)
 			}
 			db, locker := tc.open(t)
 			s := newStore(t, db, tc.d, sqlstore.Config{Timeout: timeout})

@@ -16,12 +16,13 @@ import (
 	"github.com/gatekey/gatekey/credits"
 	"github.com/gatekey/gatekey/credits/creditstoretest"
 	"github.com/gatekey/gatekey/credits/sqlstore"
+	"github.com/gatekey/gatekey/internal/testserver"
 	_ "modernc.org/sqlite"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	removeSharedPostgres()
+	testserver.CloseShared()
 	os.Exit(code)
 }
 
@@ -71,7 +72,7 @@ var databases = []struct {
 }{
 	{"sqlite", sqlstore.SQLite, sqliteDB, func(testing.TB) {}},
 	{"sqlite-memory", sqlstore.SQLite, sqliteMemoryDB, func(testing.TB) {}},
-	{"postgres", sqlstore.Postgres, postgresDB, func(t testing.TB) { t.Helper(); requirePostgres(t) }},
+	{"postgres", sqlstore.Postgres, postgresDB, testserver.RequirePostgres},
 }
 
 // newStore applies the schema to db and returns a Store on it.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatekey/gatekey/internal/testserver"
 	"github.com/gatekey/gatekey/ratelimit"
 	"github.com/gatekey/gatekey/ratelimit/redisstore"
 	"github.com/go-redis/redis_rate/v10"
@@ -51,7 +52,7 @@ var benchKeyNames = func() []string {
 // redis_rate checks with one call per limit, not atomically together).
 // roundtrips/op counts the commands go-redis sends.
 func BenchmarkTake(b *testing.B) {
-	addr := sharedRedis(b).Addr()
+	addr := testserver.SharedRedis(b).Addr()
 	one := ratelimit.Policy{ratelimit.PerMinute(1000)}
 	two := ratelimit.Policy{ratelimit.PerMinute(1000), ratelimit.PerHour(10000)}
 	rrOne := []redis_rate.Limit{redis_rate.PerMinute(1000)}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatekey/gatekey/internal/testserver"
 	"github.com/gatekey/gatekey/ratelimit"
 	"github.com/gatekey/gatekey/ratelimit/redisstore"
 )
@@ -32,7 +33,7 @@ func TestRedisDown(t *testing.T) {
 		{"fail open, hung", true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := startRedis(t)
+			srv := testserver.StartRedis(t)
 			client := newClient(t, srv.Addr())
 			var errs atomic.Int64
 			prefix := uniquePrefix()
@@ -47,11 +48,11 @@ func TestRedisDown(t *testing.T) {
 			}
 
 			if tc.hang {
-				if err := srv.pause(); err != nil {
+				if err := srv.Pause(); err != nil {
 					t.Fatal(err)
 				}
 			} else {
-				srv.kill()
+				srv.Kill()
 			}
 			for i := range 3 {
 				start := time.Now()
@@ -82,10 +83,10 @@ func TestRedisDown(t *testing.T) {
 			}
 
 			if tc.hang {
-				if err := srv.resume(); err != nil {
+				if err := srv.Resume(); err != nil {
 					t.Fatal(err)
 				}
-			} else if err := srv.start(); err != nil {
+			} else if err := srv.Start(); err != nil {
 				t.Fatal(err)
 			}
 			// Recovery needs nothing but Redis: retry until a Take is

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatekey/gatekey/internal/testserver"
 	"github.com/gatekey/gatekey/ratelimit"
 	"github.com/gatekey/gatekey/ratelimit/limitstoretest"
 	"github.com/gatekey/gatekey/ratelimit/redisstore"
@@ -24,7 +25,7 @@ func TestMain(m *testing.M) {
 	// go-redis logs failed dials, which the fault tests cause on purpose.
 	redis.SetLogger(&logging.VoidLogger{})
 	code := m.Run()
-	removeSharedRedis()
+	testserver.CloseShared()
 	os.Exit(code)
 }
 
@@ -52,7 +53,7 @@ func newStore(t testing.TB, c redis.Scripter, cfg redisstore.Config) *redisstore
 func uniquePrefix() string { return "test:" + rand.Text()[:12] + ":" }
 
 func TestConformance(t *testing.T) {
-	c := newClient(t, sharedRedis(t).Addr())
+	c := newClient(t, testserver.SharedRedis(t).Addr())
 	limitstoretest.Run(t, func(t *testing.T) ratelimit.Store {
 		return newStore(t, c, redisstore.Config{Prefix: uniquePrefix(), Timeout: 5 * time.Second})
 	})
@@ -62,7 +63,7 @@ func TestConformance(t *testing.T) {
 // connection pool as separate replicas would have, against one Redis:
 // under concurrent load they let through exactly what the policy allows.
 func TestReplicasExact(t *testing.T) {
-	addr := sharedRedis(t).Addr()
+	addr := testserver.SharedRedis(t).Addr()
 	const replicas, goroutines, perG = 3, 48, 6
 	stores := make([]*redisstore.Store, replicas)
 	prefix := uniquePrefix()
@@ -127,7 +128,7 @@ func (c *clock) Set(t time.Time) {
 // The limits used with it must refill slowly: Redis still expires keys in
 // real time.
 func fakeClockStore(t *testing.T, c *clock) *redisstore.Store {
-	s := newStore(t, newClient(t, sharedRedis(t).Addr()), redisstore.Config{Prefix: uniquePrefix(), Timeout: 5 * time.Second})
+	s := newStore(t, newClient(t, testserver.SharedRedis(t).Addr()), redisstore.Config{Prefix: uniquePrefix(), Timeout: 5 * time.Second})
 	redisstore.SetClock(s, c.Now)
 	return s
 }
@@ -288,7 +289,7 @@ func TestClockBack(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	c := &clock{}
 	c.Set(t0)
-	client := newClient(t, sharedRedis(t).Addr())
+	client := newClient(t, testserver.SharedRedis(t).Addr())
 	prefix := uniquePrefix()
 	s := newStore(t, client, redisstore.Config{Prefix: prefix, Timeout: 5 * time.Second})
 	redisstore.SetClock(s, c.Now)
@@ -334,7 +335,7 @@ func TestExpiry(t *testing.T) {
 
 // TestRealClock checks decisions made with the Redis server's clock.
 func TestRealClock(t *testing.T) {
-	s := newStore(t, newClient(t, sharedRedis(t).Addr()), redisstore.Config{Prefix: uniquePrefix()})
+	s := newStore(t, newClient(t, testserver.SharedRedis(t).Addr()), redisstore.Config{Prefix: uniquePrefix()})
 	p := ratelimit.Policy{ratelimit.PerHour(2)}
 	for i, want := range []bool{true, true, false} {
 		d, err := s.Take(t.Context(), "k", p, 1)
@@ -412,7 +413,7 @@ func TestInvalidArgumentsNeverFallBack(t *testing.T) {
 // TestMalformedBucket checks that a foreign value under a bucket's key is
 // an error, not a guess.
 func TestMalformedBucket(t *testing.T) {
-	client := newClient(t, sharedRedis(t).Addr())
+	client := newClient(t, testserver.SharedRedis(t).Addr())
 	s := newStore(t, client, redisstore.Config{Prefix: uniquePrefix(), Timeout: 5 * time.Second})
 	l := ratelimit.PerDay(3)
 	if err := client.Set(t.Context(), redisstore.BucketKey(s, "k", 0, l), "garbage", time.Minute).Err(); err != nil {

@@ -1,9 +1,0 @@
-//go:build unix && !linux
-
-package redisstore_test
-
-import "syscall"
-
-// dieWithTest has no equivalent outside Linux: a test process that dies
-// leaves its server running.
-func dieWithTest(*syscall.SysProcAttr) {}
