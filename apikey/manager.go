@@ -1,6 +1,7 @@
 package apikey
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -268,6 +269,10 @@ func (m *Manager) Enable(ctx context.Context, id string) (*Key, error) {
 // (ErrRevoked), nor an expired one (ErrExpired): rolling would turn a key
 // that no longer works into a working one. A disabled key can be rolled;
 // the new key is disabled too.
+//
+// A key without an Owner is its own account (what is kept per account,
+// such as credits and idempotency keys, is kept under its ID); its
+// successor gets that ID as its Owner, so that the account carries over.
 func (m *Manager) Roll(ctx context.Context, id string, grace time.Duration) (Token, *Key, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -286,7 +291,7 @@ func (m *Manager) Roll(ctx context.Context, id string, grace time.Duration) (Tok
 		Environment:     old.Environment,
 		Permission:      old.Permission,
 		Scopes:          old.Scopes,
-		Owner:           old.Owner,
+		Owner:           cmp.Or(old.Owner, old.ID),
 		Tier:            old.Tier,
 		AllowedNetworks: old.AllowedNetworks,
 		Metadata:        old.Metadata,

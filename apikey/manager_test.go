@@ -213,6 +213,27 @@ func TestManagerRoll(t *testing.T) {
 	}
 }
 
+// TestManagerRollKeepsAccount: a key without an owner is its own account;
+// its successors carry that account as their Owner, roll after roll.
+func TestManagerRollKeepsAccount(t *testing.T) {
+	m, _ := newTestManager(t, new(MemoryStore), ManagerConfig{})
+	old, _, _ := m.Create(t.Context(), CreateParams{Name: "solo", Type: SecretKey, Environment: Live})
+	_, next, err := m.Roll(t.Context(), old.ID(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Owner != old.ID() {
+		t.Errorf("successor of an ownerless key: Owner %q, want the old key's ID %q", next.Owner, old.ID())
+	}
+	_, third, err := m.Roll(t.Context(), next.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.Owner != old.ID() {
+		t.Errorf("second roll: Owner %q, want %q", third.Owner, old.ID())
+	}
+}
+
 // TestManagerConcurrent runs verifications, revocations and rolls at once.
 // Every answer must be one a real key can get: success, revoked, or expired.
 func TestManagerConcurrent(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,7 +18,8 @@ type MemoryConfig struct {
 	// dropped to make room; when the store holds MaxAccounts balances of
 	// the current period, a Spend or Grant for yet another account fails
 	// with an error wrapping ErrUnavailable (credits are money: a full
-	// store refuses rather than forgets). 0 means 1<<21 (about 2 million).
+	// store refuses rather than forgets). The bound is exact. 0 means 1<<21
+	// (about 2 million).
 	MaxAccounts int
 
 	// Now returns the current time for Spend and Grant. Nil means
@@ -36,10 +38,16 @@ type MemoryConfig struct {
 //
 // Create one with NewMemoryStore; the zero MemoryStore is not usable.
 type MemoryStore struct {
-	seed   maphash.Seed
-	now    func() time.Time
-	max    int // per shard
-	shards [shards]shard
+	seed  maphash.Seed
+	now   func() time.Time
+	max   int64        // accounts, in all shards
+	count atomic.Int64 // accounts, in all shards
+	// sweepMu serializes sweeps; swept is the UnixNano until which a
+	// sweep that found no account of a past period need not run again
+	// (the start of the next day: no balance becomes stale before).
+	sweepMu sync.Mutex
+	swept   atomic.Int64
+	shards  [shards]shard
 }
 
 const shards = 64 // a power of two
@@ -47,12 +55,7 @@ const shards = 64 // a power of two
 type shard struct {
 	mu sync.Mutex
 	m  map[uint64]account
-	// full is set when a scan of the full shard found no account of a
-	// past period: until then, no account can have become stale (the
-	// start of the next day), so a new account is refused without
-	// scanning again.
-	full time.Time
-	_    [16]byte // a cache line of its own
+	_  [40]byte // a cache line of its own
 }
 
 // account is one balance: what is left of the period with the given index.
@@ -72,7 +75,7 @@ func NewMemoryStore(cfg MemoryConfig) *MemoryStore {
 	if total <= 0 {
 		total = 1 << 21
 	}
-	s.max = max((total+shards-1)/shards, 1)
+	s.max = int64(total)
 	for i := range s.shards {
 		s.shards[i].m = make(map[uint64]account)
 	}
@@ -102,25 +105,30 @@ func (s *MemoryStore) SpendAt(t time.Time, name string, a Allowance, cost int64)
 	h := s.hash(name, a.Period)
 	sh := &s.shards[h&(shards-1)]
 	period := int32(a.Period.Index(t))
-	sh.mu.Lock()
-	acct, ok := sh.m[h]
-	if !ok || acct.kind != a.Period || acct.period < period {
-		acct = account{remaining: a.Credits, period: period, kind: a.Period}
-	}
-	if cost > acct.remaining {
-		sh.mu.Unlock()
-		return balance(acct, a), false, nil
-	}
-	if cost > 0 {
-		if !ok && !s.room(sh, t) {
-			sh.mu.Unlock()
-			return Balance{}, false, errFull
+	for swept := false; ; swept = true {
+		sh.mu.Lock()
+		acct, ok := sh.m[h]
+		if !ok || acct.kind != a.Period || acct.period < period {
+			acct = account{remaining: a.Credits, period: period, kind: a.Period}
 		}
-		acct.remaining -= cost
-		sh.m[h] = acct
+		if cost > acct.remaining {
+			sh.mu.Unlock()
+			return balance(acct, a), false, nil
+		}
+		if cost > 0 {
+			if !ok && !s.reserve() {
+				sh.mu.Unlock()
+				if swept || !s.sweep(t) {
+					return Balance{}, false, errFull
+				}
+				continue // the account's balance may have changed meanwhile: read it again
+			}
+			acct.remaining -= cost
+			sh.m[h] = acct
+		}
+		sh.mu.Unlock()
+		return balance(acct, a), true, nil
 	}
-	sh.mu.Unlock()
-	return balance(acct, a), true, nil
 }
 
 // GrantAt is Grant at time t.
@@ -131,18 +139,24 @@ func (s *MemoryStore) GrantAt(t time.Time, name string, a Allowance, n int64) (B
 	h := s.hash(name, a.Period)
 	sh := &s.shards[h&(shards-1)]
 	period := int32(a.Period.Index(t))
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	acct, ok := sh.m[h]
-	if !ok || acct.kind != a.Period || acct.period < period {
-		acct = account{remaining: a.Credits, period: period, kind: a.Period}
+	for swept := false; ; swept = true {
+		sh.mu.Lock()
+		acct, ok := sh.m[h]
+		if !ok || acct.kind != a.Period || acct.period < period {
+			acct = account{remaining: a.Credits, period: period, kind: a.Period}
+		}
+		if !ok && !s.reserve() {
+			sh.mu.Unlock()
+			if swept || !s.sweep(t) {
+				return Balance{}, errFull
+			}
+			continue
+		}
+		acct.remaining = min(acct.remaining+n, 2*MaxCredits)
+		sh.m[h] = acct
+		sh.mu.Unlock()
+		return balance(acct, a), nil
 	}
-	if !ok && !s.room(sh, t) {
-		return Balance{}, errFull
-	}
-	acct.remaining = min(acct.remaining+n, 2*MaxCredits)
-	sh.m[h] = acct
-	return balance(acct, a), nil
 }
 
 // hash identifies an account's balance for one kind of period: its daily
@@ -151,31 +165,51 @@ func (s *MemoryStore) hash(name string, p Period) uint64 {
 	return maphash.String(s.seed, name) + uint64(p)*0x9e3779b97f4a7c15
 }
 
-// room reports whether sh may take one more account at t, dropping
-// accounts of past periods to make room if it is full. sh.mu is held. The
-// work is bounded: a sample of 64 accounts first, the whole shard only if
-// the sample held no stale account, and then not again until the next day.
-func (s *MemoryStore) room(sh *shard, t time.Time) bool {
-	if len(sh.m) < s.max {
-		return true
+// reserve counts one more account, and reports false if the store holds
+// its maximum.
+func (s *MemoryStore) reserve() bool {
+	for {
+		n := s.count.Load()
+		if n >= s.max {
+			return false
+		}
+		if s.count.CompareAndSwap(n, n+1) {
+			return true
+		}
 	}
-	if t.Before(sh.full) {
+}
+
+// sweep drops, in every shard, the accounts whose balance is from a past
+// period at t, and reports whether it dropped any. A sweep that drops
+// none is not repeated before the next day, when balances next become
+// stale; so a full store of current balances refuses new accounts at the
+// cost of an atomic load. No shard's lock may be held.
+func (s *MemoryStore) sweep(t time.Time) bool {
+	if t.UnixNano() < s.swept.Load() {
 		return false
 	}
-	dropped, seen := false, 0
-	for h, acct := range sh.m {
-		if acct.period < int32(acct.kind.Index(t)) {
-			delete(sh.m, h)
-			dropped = true
-		}
-		if seen++; seen >= 64 && dropped {
-			break
-		}
+	s.sweepMu.Lock()
+	defer s.sweepMu.Unlock()
+	if t.UnixNano() < s.swept.Load() {
+		return false
 	}
-	if !dropped {
-		sh.full = Day.End(t)
+	dropped := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for h, acct := range sh.m {
+			if acct.period < int32(acct.kind.Index(t)) {
+				delete(sh.m, h)
+				dropped++
+			}
+		}
+		sh.mu.Unlock()
 	}
-	return len(sh.m) < s.max
+	s.count.Add(-int64(dropped))
+	if dropped == 0 {
+		s.swept.Store(Day.End(t).UnixNano())
+	}
+	return dropped > 0
 }
 
 func balance(acct account, a Allowance) Balance {

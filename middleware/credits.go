@@ -215,7 +215,8 @@ func quotaExceeded(b credits.Balance) *apierrors.Error {
 
 // Handler returns next behind the credits: each request spends the cost
 // of the route it takes (next's Cost wrapper, found as the Gate finds it,
-// through a Router if next is one; 1 if it declares none). Requests must
+// through a Router if next is one; 1 if it declares none). A request for
+// which next, a Router, has no route spends nothing. Requests must
 // carry a key: put Handler behind the Authenticator. It panics if Store is
 // nil or the configuration is invalid.
 func (c *Credits) Handler(next http.Handler) http.Handler {
@@ -228,7 +229,11 @@ func (c *Credits) Handler(next http.Handler) http.Handler {
 		}
 		h := next
 		if rt, ok := next.(Router); ok {
-			h, _ = match(rt, r)
+			var pattern string
+			if h, pattern = match(rt, r); pattern == "" {
+				next.ServeHTTP(w, r) // no route: the Router answers 404 or 405, for free
+				return
+			}
 		}
 		q := routeRules(h)
 		if !s.serve(w, r, k, q.costOr1()) {

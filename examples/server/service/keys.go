@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatekey/gatekey/apikey"
+	"github.com/gatekey/gatekey/credits"
 	apierrors "github.com/gatekey/gatekey/errors"
 )
 
@@ -258,7 +259,7 @@ func storeError(err error) error {
 	if errors.As(err, &pe) {
 		return apierrors.NewInvalidParameter(pe.Param, pe.Param+" "+pe.Reason)
 	}
-	if errors.Is(err, apikey.ErrUnavailable) {
+	if errors.Is(err, apikey.ErrUnavailable) || errors.Is(err, credits.ErrUnavailable) {
 		return apierrors.NewServiceUnavailable(2 * time.Second).WithCause(err)
 	}
 	if errors.Is(err, apikey.ErrNotFound) {

@@ -2,6 +2,7 @@ package service
 
 import (
 	"crypto/rand"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -12,15 +13,22 @@ import (
 	apierrors "github.com/gatekey/gatekey/errors"
 )
 
-// monitor is the example resource: an uptime check of a URL, scoped to
-// the environment of the key that created it.
+// monitor is the example resource: an uptime check of a URL. It belongs
+// to the account and the environment of the key that created it: no other
+// account, and no key of the other environment, sees it.
 type monitor struct {
 	ID        string  `json:"id"`
 	Name      string  `json:"name"`
 	URL       string  `json:"url"`
 	CreatedAt rfc3339 `json:"created_at"`
+	account   string
 	env       apikey.Environment
 	created   time.Time
+}
+
+// visibleTo reports whether k may see m.
+func (m *monitor) visibleTo(k *apikey.Key) bool {
+	return m.account == account(k) && m.env == k.Environment
 }
 
 // monitorStore keeps monitors in memory.
@@ -45,7 +53,7 @@ func (s *Service) listMonitors(w http.ResponseWriter, r *http.Request) error {
 	ms.mu.Lock()
 	data := make([]*monitor, 0)
 	for _, m := range ms.m {
-		if m.env == caller.Environment {
+		if m.visibleTo(caller) {
 			data = append(data, m)
 		}
 	}
@@ -87,14 +95,15 @@ func (s *Service) createMonitor(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.monitors.now().UTC()
 	m := &monitor{ID: "mon_" + rand.Text()[:16], Name: req.Name, URL: req.URL,
-		CreatedAt: rfc3339(now), env: caller.Environment, created: now}
+		CreatedAt: rfc3339(now), account: account(caller), env: caller.Environment, created: now}
 	s.monitors.mu.Lock()
 	s.monitors.m[m.ID] = m
 	s.monitors.mu.Unlock()
 	return writeJSON(w, http.StatusCreated, m)
 }
 
-// findMonitor returns the monitor named by {id} in the caller's environment.
+// findMonitor returns the monitor named by {id} of the caller's account
+// and environment.
 func (s *Service) findMonitor(r *http.Request) (*monitor, error) {
 	caller, err := callerKey(r)
 	if err != nil {
@@ -103,7 +112,7 @@ func (s *Service) findMonitor(r *http.Request) (*monitor, error) {
 	s.monitors.mu.Lock()
 	m, ok := s.monitors.m[r.PathValue("id")]
 	s.monitors.mu.Unlock()
-	if !ok || m.env != caller.Environment {
+	if !ok || !m.visibleTo(caller) {
 		return nil, errMonitorNotFound
 	}
 	return m, nil
@@ -140,12 +149,29 @@ type check struct {
 }
 
 // createCheck answers POST /v1/monitors/{id}/checks, a paid route: the
-// pro plan only, 5 credits a request (both enforced by the Gate).
+// pro plan only, 5 credits a request (both enforced by the Gate). A check
+// of a monitor the account does not have is given back its credits, as a
+// path without a route costs nothing.
 func (s *Service) createCheck(w http.ResponseWriter, r *http.Request) error {
 	m, err := s.findMonitor(r)
 	if err != nil {
+		s.refund(r, costCheck)
 		return err
 	}
 	c := check{ID: "chk_" + rand.Text()[:16], MonitorID: m.ID, Status: "queued", CreatedAt: rfc3339(s.monitors.now().UTC())}
 	return writeJSON(w, http.StatusCreated, c)
+}
+
+// refund gives back the cost the Gate spent for r's key.
+func (s *Service) refund(r *http.Request, cost int64) {
+	k, err := callerKey(r)
+	if err != nil {
+		return
+	}
+	if a, metered := s.allowanceFor(k); metered {
+		if _, err := s.credits.Store.Grant(r.Context(), account(k), a, cost); err != nil {
+			s.cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "server: credits refund failed",
+				slog.String("key_id", k.ID), slog.String("error", err.Error()))
+		}
+	}
 }
