@@ -28,9 +28,10 @@ func (c Code) Error() string { return string(c) }
 // The codes gatekey sends. A service may define more of its own.
 const (
 	// 400
-	CodeBadRequest           Code = "bad_request"
-	CodeInvalidParameter     Code = "invalid_parameter"
-	CodeAmbiguousCredentials Code = "ambiguous_credentials"
+	CodeBadRequest            Code = "bad_request"
+	CodeInvalidParameter      Code = "invalid_parameter"
+	CodeAmbiguousCredentials  Code = "ambiguous_credentials"
+	CodeInvalidIdempotencyKey Code = "invalid_idempotency_key"
 
 	// 401
 	CodeUnauthorized   Code = "unauthorized"
@@ -54,11 +55,14 @@ const (
 	CodeInsufficientScope       Code = "insufficient_scope"
 	CodeEnvironmentNotAllowed   Code = "environment_not_allowed"
 
-	// 404, 405, 409, 429
-	CodeNotFound          Code = "not_found"
-	CodeMethodNotAllowed  Code = "method_not_allowed"
-	CodeConflict          Code = "conflict"
-	CodeRateLimitExceeded Code = "rate_limit_exceeded"
+	// 404, 405, 409, 413, 422, 429
+	CodeNotFound               Code = "not_found"
+	CodeMethodNotAllowed       Code = "method_not_allowed"
+	CodeConflict               Code = "conflict"
+	CodeIdempotencyConflict    Code = "idempotency_conflict"     // 409: the key's first request is still running
+	CodeRequestTooLarge        Code = "request_too_large"        // 413
+	CodeIdempotencyKeyMismatch Code = "idempotency_key_mismatch" // 422: the key was used for another request
+	CodeRateLimitExceeded      Code = "rate_limit_exceeded"
 
 	// 5xx
 	CodeInternalError      Code = "internal_error"

@@ -47,6 +47,7 @@ type rules struct {
 	tiers   []string           // RequireTier; nil: any
 	cost    int64              // Cost, if hasCost
 	hasCost bool
+	idem    idemUse // IgnoreIdempotencyKey, RequireIdempotencyKey
 }
 
 // checks reports whether q holds any check of the key (not only a cost).
@@ -127,6 +128,7 @@ func (q *rules) merge(o *rules) {
 			}
 		}
 	}
+	q.idem = max(q.idem, o.idem) // Ignore wins over Require
 	if o.hasCost && !q.hasCost { // the outermost Cost counts
 		q.cost, q.hasCost = o.cost, true
 	}
@@ -143,16 +145,23 @@ type requirement struct {
 }
 
 func (q *requirement) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !q.checks() { // a Cost alone: nothing to check here
+	if q.idem == idemRequire && !isReadMethod(r.Method) && r.Context().Value(idemStateKey{}) == nil {
+		// No idempotency step ran for this write: fail closed.
+		apierrors.Write(w, r, apierrors.NewInternal(errNoIdempotency))
+		return
+	}
+	if !q.checks() { // a Cost or an idempotency declaration alone: nothing to check here
 		q.next.ServeHTTP(w, r)
 		return
 	}
 	k, ok := KeyFromContext(r.Context())
 	if !ok {
+		markRefused(r)
 		apierrors.Write(w, r, apierrors.NewInternal(errNoKey))
 		return
 	}
 	if err := q.check(r, k, false); err != nil {
+		markRefused(r)
 		apierrors.Write(w, r, err)
 		return
 	}

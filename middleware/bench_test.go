@@ -10,6 +10,7 @@ import (
 	"github.com/gatekey/gatekey/apikey"
 	"github.com/gatekey/gatekey/credits"
 	apierrors "github.com/gatekey/gatekey/errors"
+	"github.com/gatekey/gatekey/idempotency"
 	"github.com/gatekey/gatekey/middleware"
 	"github.com/gatekey/gatekey/middleware/middlewaretest"
 	"github.com/gatekey/gatekey/ratelimit"
@@ -165,6 +166,15 @@ func BenchmarkGate(b *testing.B) {
 		Logger:    discardLogger(),
 	}).Handler(mux)
 	b.Run("gate-credits", func(b *testing.B) { benchServe(b, metered, newReq) })
+	safe := (&middleware.Gate{
+		Auth:        middleware.Authenticator{Verifier: f.mgr, Throttle: &middleware.AuthThrottle{}},
+		RateLimit:   &middleware.RateLimiter{Policy: policy},
+		CORS:        &middleware.CORS{AllowedOrigins: []string{"*"}},
+		Idempotency: &middleware.Idempotency{Store: idempotency.NewMemoryStore(idempotency.MemoryConfig{})},
+		Credits:     &middleware.Credits{Allowance: credits.PerMonth(credits.MaxCredits), Store: credits.NewMemoryStore(credits.MemoryConfig{})},
+		Logger:      discardLogger(),
+	}).Handler(mux)
+	b.Run("gate-idempotency-credits", func(b *testing.B) { benchServe(b, safe, newReq) })
 
 	routes := http.NewServeMux()
 	routes.Handle("GET /v1/monitors", middleware.RequireMethodPermission(nop))

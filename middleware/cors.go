@@ -53,8 +53,8 @@ type CORS struct {
 	AllowedHeaders []string
 
 	// ExposedHeaders are the response headers scripts may read. Empty means
-	// RateLimit, RateLimit-Policy, Retry-After, WWW-Authenticate and
-	// X-Request-Id; the Gate adds the X-RateLimit headers when its
+	// Idempotent-Replayed, RateLimit, RateLimit-Policy, Retry-After,
+	// WWW-Authenticate and X-Request-Id; the Gate adds the X-RateLimit headers when its
 	// RateLimiter sends them.
 	ExposedHeaders []string
 
@@ -66,7 +66,7 @@ type CORS struct {
 // Default header lists of CORS.
 var (
 	corsAllowedHeaders = [...]string{"Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"}
-	corsExposedHeaders = [...]string{"RateLimit", "RateLimit-Policy", "Retry-After", "WWW-Authenticate", "X-Request-Id"}
+	corsExposedHeaders = [...]string{"Idempotent-Replayed", "RateLimit", "RateLimit-Policy", "Retry-After", "WWW-Authenticate", "X-Request-Id"}
 )
 
 // Handler returns next behind the CORS rules. It panics if Routes is nil

@@ -82,7 +82,7 @@ func TestCORS(t *testing.T) {
 			status:  200, reachesH: true,
 			want: http.Header{
 				"Access-Control-Allow-Origin":   {"*"},
-				"Access-Control-Expose-Headers": {"RateLimit, RateLimit-Policy, Retry-After, WWW-Authenticate, X-Request-Id"},
+				"Access-Control-Expose-Headers": {"Idempotent-Replayed, RateLimit, RateLimit-Policy, Retry-After, WWW-Authenticate, X-Request-Id"},
 			},
 		},
 		{

@@ -166,9 +166,11 @@ func (c *Credits) serve(w http.ResponseWriter, r *http.Request, k *apikey.Key, c
 		if c.FailOpen {
 			return true
 		}
+		markRefused(r)
 		apierrors.Write(w, r, apierrors.NewServiceUnavailable(unavailableRetryAfter))
 		return false
 	case err != nil:
+		markRefused(r)
 		apierrors.Write(w, r, apierrors.NewInternal(err))
 		return false
 	case !ok:
@@ -178,6 +180,7 @@ func (c *Credits) serve(w http.ResponseWriter, r *http.Request, k *apikey.Key, c
 				slog.Int64("cost", cost), slog.String("allowance", b.Allowance.String()), slog.String("key_id", k.ID))
 		}
 		c.notify(r, k, CreditsExhausted, b)
+		markRefused(r)
 		apierrors.Write(w, r, quotaExceeded(b))
 		return false
 	}

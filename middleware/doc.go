@@ -1,7 +1,7 @@
 // Package middleware is the net/http glue of gatekey: it authenticates API
-// keys, checks what a key may do, limits request rates, meters credits,
-// answers CORS preflights, assigns request ids and turns panics into JSON
-// errors.
+// keys, checks what a key may do, limits request rates, makes retried
+// writes safe with idempotency keys, meters credits, answers CORS
+// preflights, assigns request ids and turns panics into JSON errors.
 //
 // Most services need one value of it, the [Gate], which composes every part
 // in the one right order in front of any router:
@@ -32,6 +32,13 @@
 //   - [Credits] spends only for a request that carries a verified key
 //     (without one it answers 500), and answers 503 when its store is
 //     down unless told to fail open.
+//   - [Idempotency] runs a write with an Idempotency-Key once per account
+//     and key, answers 503 when its store is down, and needs a verified
+//     key (500 without one). [RequireIdempotencyKey] answers a write 500
+//     when no idempotency step ran for it; [IgnoreIdempotencyKey] only
+//     declares that a route opts out. Its decision is a claim in its
+//     store, so it has no decision method without side effects;
+//     idempotency.ParseKey and idempotency.ReadRequest are its pure parts.
 //   - [RateLimiter], [RequireTLS], [Recoverer] and [RequestID] work
 //     wherever they are put; the Gate's order is the one that gives the
 //     right answer for every request.

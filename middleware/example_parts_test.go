@@ -10,6 +10,8 @@ import (
 
 	"github.com/gatekey/gatekey/apikey"
 	"github.com/gatekey/gatekey/credits"
+	apierrors "github.com/gatekey/gatekey/errors"
+	"github.com/gatekey/gatekey/idempotency"
 	"github.com/gatekey/gatekey/middleware"
 	"github.com/gatekey/gatekey/ratelimit"
 )
@@ -181,4 +183,51 @@ func ExampleCredits() {
 	// GET /v1/monitors 402 quota_exceeded
 	// GET /v1/me 200
 	// POST /v1/reports 402 payment_required
+}
+
+// Idempotency makes a retried write safe: the retry gets the first
+// answer, marked Idempotent-Replayed, and the handler runs once; the key
+// reused for another request gets 422. The route that answers with a new
+// API key opts out, since kept answers are stored.
+func ExampleIdempotency() {
+	mgr, key, _, _ := newExampleKeys()
+	defer mgr.Close()
+
+	created := 0
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/monitors", func(w http.ResponseWriter, r *http.Request) {
+		created++
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"id":"mon_%d"}`, created)
+	})
+	mux.Handle("POST /v1/keys", middleware.IgnoreIdempotencyKey(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+
+	handler := (&middleware.Gate{
+		Auth:        middleware.Authenticator{Verifier: mgr},
+		Idempotency: &middleware.Idempotency{Store: idempotency.NewMemoryStore(idempotency.MemoryConfig{})},
+	}).Handler(mux)
+
+	post := func(body string) {
+		r := httptest.NewRequest("POST", "/v1/monitors", strings.NewReader(body))
+		r.Header.Set("Authorization", "Bearer "+key)
+		r.Header.Set("Idempotency-Key", "8e03978e-40d5-43e8-bc93-6894a57f9324")
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		answer := w.Body.String()
+		if e, err := apierrors.Decode(strings.NewReader(answer)); err == nil {
+			fmt.Println(w.Code, e.Code)
+			return
+		}
+		fmt.Printf("%d %s replayed=%q\n", w.Code, answer, w.Header().Get("Idempotent-Replayed"))
+	}
+	post(`{"name":"Homepage"}`)
+	post(`{"name":"Homepage"}`) // a retry
+	post(`{"name":"Pricing"}`)  // the same key for another request
+	fmt.Println("created:", created)
+	// Output:
+	// 201 {"id":"mon_1"} replayed=""
+	// 201 {"id":"mon_1"} replayed="true"
+	// 422 idempotency_key_mismatch
+	// created: 1
 }

@@ -38,9 +38,13 @@ import (
 //     use only GET, HEAD and OPTIONS; and RequireWrite), scopes
 //     (RequireScopes), environment (RequireEnvironment), plan
 //     (RequireTier: 402 payment_required);
-//  8. credits, if Credits is set: the route's Cost (1 unless it declares
+//  8. idempotency, if Idempotency is set: a write with an Idempotency-Key
+//     runs once; its retries get the kept answer (no handler, no credits),
+//     409 idempotency_conflict while it runs, 422 idempotency_key_mismatch
+//     for another request with the key;
+//  9. credits, if Credits is set: the route's Cost (1 unless it declares
 //     another) is spent from the account's balance, or 402 quota_exceeded;
-//  9. the route's handler.
+//  10. the route's handler.
 //
 // So a read-only key gets 405 on a path that has no such method and 403 on
 // a write route, and a publishable key gets 403 secret_key_required, not
@@ -50,8 +54,10 @@ import (
 // themselves, when the route is served, so a route is never less
 // protected than its wrappers say.
 //
-// So a request refused for any reason spends no credits. A route listed
-// in Public skips steps 4, 5, 7 and 8: it is served without a
+// So a request refused for any reason, and a replayed one, spends no
+// credits, and a refused request keeps no answer under its
+// Idempotency-Key. A route listed in Public skips steps 4, 5 and 7 to 9:
+// it is served without a
 // key (KeyFromContext reports none), after TLS and CORS. Whether a request
 // is public is decided by the route the Router picks for it, nothing else,
 // so no path that the Router sends to another route can pass for public.
@@ -82,6 +88,10 @@ type Gate struct {
 	// TLS, if set, refuses plain HTTP. Its Proxies default to the Gate's.
 	// Nil accepts plain HTTP.
 	TLS *RequireTLS
+
+	// Idempotency, if set, makes retried writes with an Idempotency-Key
+	// safe. Its Logger defaults to the Gate's. Nil ignores the header.
+	Idempotency *Idempotency
 
 	// Credits, if set, meters what accounts spend. Its Logger defaults to
 	// the Gate's. Nil meters nothing.
@@ -142,6 +152,14 @@ func (g *Gate) Handler(routes Router) http.Handler {
 		}
 		s := cr.settings()
 		inner.credits = &s
+	}
+	if g.Idempotency != nil {
+		id := *g.Idempotency
+		if id.Logger == nil {
+			id.Logger = logger
+		}
+		s := id.settings()
+		inner.idem = &s
 	}
 	var h http.Handler = inner
 	if g.RateLimit != nil {
@@ -257,7 +275,8 @@ func (p *publicSplit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type routed struct {
 	routes  Router
 	public  bool
-	credits *Credits // nil: no metering
+	idem    *Idempotency // nil: Idempotency-Key ignored
+	credits *Credits     // nil: no metering
 }
 
 func (g *routed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -277,8 +296,18 @@ func (g *routed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			apierrors.Write(w, r, err)
 			return
 		}
-		// Idempotency, when it comes, goes here: after the checks, before
-		// credits, so that a replay spends nothing.
+		if g.idem != nil {
+			// After the checks, before credits, so that a replay spends
+			// nothing.
+			g.idem.serve(w, r, k, &q, func(w http.ResponseWriter, r *http.Request) bool {
+				if g.credits != nil && !g.credits.serve(w, r, k, q.costOr1()) {
+					return false
+				}
+				g.routes.ServeHTTP(w, r)
+				return true
+			})
+			return
+		}
 		if g.credits != nil && !g.credits.serve(w, r, k, q.costOr1()) {
 			return
 		}
