@@ -15,6 +15,7 @@ import (
 	"github.com/gatekey/gatekey/apikey"
 	"github.com/gatekey/gatekey/credits"
 	apierrors "github.com/gatekey/gatekey/errors"
+	"github.com/gatekey/gatekey/idempotency"
 	"github.com/gatekey/gatekey/middleware"
 	"github.com/gatekey/gatekey/ratelimit"
 )
@@ -36,13 +37,16 @@ type Config struct {
 	// 0 means apikey's default (30s).
 	KeyCacheTTL time.Duration
 
-	// Keys and Limits are where a real deployment plugs in shared stores:
-	// a SQL apikey.ManagedStore and a Redis ratelimit.Store (see the
-	// apikey/sqlstore and ratelimit/redisstore modules). Nil means
-	// in-memory stores, which is all this example needs.
-	Keys    apikey.ManagedStore
-	Limits  ratelimit.Store
-	Credits credits.Store // nil: in memory
+	// Keys, Limits, Credits and Idempotency are where a real deployment
+	// plugs in shared stores: a SQL apikey.ManagedStore, and Redis or SQL
+	// stores for the others (see the apikey/sqlstore,
+	// ratelimit/redisstore, credits/redisstore and idempotency/redisstore
+	// modules). Nil means in-memory stores, which is all this example
+	// needs.
+	Keys        apikey.ManagedStore
+	Limits      ratelimit.Store
+	Credits     credits.Store
+	Idempotency idempotency.Store
 
 	Now    func() time.Time // nil: time.Now
 	Logger *slog.Logger     // nil: slog.Default()
@@ -89,6 +93,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Credits == nil {
 		cfg.Credits = credits.NewMemoryStore(credits.MemoryConfig{Now: cfg.Now})
+	}
+	if cfg.Idempotency == nil {
+		cfg.Idempotency = idempotency.NewMemoryStore(idempotency.MemoryConfig{Now: cfg.Now})
 	}
 	mgr, err := apikey.NewManager(cfg.Keys, apikey.ManagerConfig{
 		Verifier: apikey.VerifierConfig{Now: cfg.Now, Logger: cfg.Logger, CacheTTL: cfg.KeyCacheTTL},
@@ -152,22 +159,26 @@ func (s *Service) setupAdminKey() error {
 
 // routes builds the handler: the service's routes behind the Gate, which
 // puts every request through TLS, CORS, the failed-authentication
-// throttle, authentication, the rate limit, routing and the per-route
-// checks, in that order; the request log wraps it all.
+// throttle, authentication, the rate limit, routing, the per-route
+// checks, idempotency and credits, in that order; the request log wraps
+// it all. The key routes ignore Idempotency-Key: their answers carry new
+// keys, which must never be kept.
 func (s *Service) routes() http.Handler {
 	h := func(f apierrors.HandlerFunc) http.Handler { return f }
 	secret, write := middleware.RequireSecret, middleware.RequireWrite
 	free := middleware.Cost(0)
+	// The key routes are free, and their answers carry keys.
+	keyRoute := func(next http.Handler) http.Handler { return free(middleware.IgnoreIdempotencyKey(next)) }
 	monitor := middleware.Cost(costMonitor)
 	pro := middleware.RequireTier(checkTier)
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/me", free(h(s.me)))
-	mux.Handle("POST /v1/keys", free(secret(write(h(s.createKey)))))
-	mux.Handle("GET /v1/keys", free(secret(h(s.listKeys))))
-	mux.Handle("GET /v1/keys/{id}", free(secret(h(s.getKey))))
-	mux.Handle("DELETE /v1/keys/{id}", free(secret(write(h(s.revokeKey)))))
-	mux.Handle("POST /v1/keys/{id}/roll", free(secret(write(h(s.rollKey)))))
+	mux.Handle("POST /v1/keys", keyRoute(secret(write(h(s.createKey)))))
+	mux.Handle("GET /v1/keys", keyRoute(secret(h(s.listKeys))))
+	mux.Handle("GET /v1/keys/{id}", keyRoute(secret(h(s.getKey))))
+	mux.Handle("DELETE /v1/keys/{id}", keyRoute(secret(write(h(s.revokeKey)))))
+	mux.Handle("POST /v1/keys/{id}/roll", keyRoute(secret(write(h(s.rollKey)))))
 	mux.Handle("GET /v1/monitors", monitor(secret(h(s.listMonitors))))
 	mux.Handle("POST /v1/monitors", monitor(write(h(s.createMonitor))))
 	mux.Handle("GET /v1/monitors/{id}", monitor(h(s.getMonitor)))
@@ -185,11 +196,15 @@ func (s *Service) routes() http.Handler {
 			OnSuccess: noteKey,
 		},
 		RateLimit: &middleware.RateLimiter{Policy: s.cfg.Rate, PolicyFor: s.policyFor, Store: s.cfg.Limits},
-		Credits:   s.credits,
-		CORS:      &middleware.CORS{AllowedOrigins: s.cfg.CORSOrigins},
-		Errors:    apierrors.Writer{Encoding: s.cfg.ErrorEncoding},
-		Proxies:   s.cfg.TrustedProxies,
-		Logger:    s.cfg.Logger,
+		Idempotency: &middleware.Idempotency{
+			Store:   s.cfg.Idempotency,
+			Account: account,
+		},
+		Credits: s.credits,
+		CORS:    &middleware.CORS{AllowedOrigins: s.cfg.CORSOrigins},
+		Errors:  apierrors.Writer{Encoding: s.cfg.ErrorEncoding},
+		Proxies: s.cfg.TrustedProxies,
+		Logger:  s.cfg.Logger,
 	}
 	if s.cfg.RequireTLS {
 		gate.TLS = &middleware.RequireTLS{}
