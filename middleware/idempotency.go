@@ -267,20 +267,20 @@ var replayedTrue = []string{"true"}
 // runClaimed runs a claimed request, then keeps its answer or frees its
 // key.
 func (i *Idempotency) runClaimed(w http.ResponseWriter, r *http.Request, k *apikey.Key, account, key string, token uint64, run func(http.ResponseWriter, *http.Request) bool) {
-	// The outcome is stored even if the client has gone, within a bound.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
-	defer cancel()
-	st := &idemState{}
-	r = r.WithContext(context.WithValue(r.Context(), idemStateKey{}, st))
 	rec := &answerRecorder{ResponseWriter: w, max: i.MaxAnswerBytes}
+	st := &rec.state // one allocation for both
+	r = r.WithContext(context.WithValue(r.Context(), idemStateKey{}, st))
 	done := false
 	defer func() {
 		if !done { // the handler panicked: free the key, let the panic go on
-			i.release(ctx, r, k, account, key, token)
+			i.release(context.WithoutCancel(r.Context()), r, k, account, key, token)
 		}
 	}()
 	reached := run(rec, r)
 	done = true
+	// The outcome is stored even if the client has gone; stores bound
+	// their own calls (the Redis and SQL stores' Timeout).
+	ctx := context.WithoutCancel(r.Context())
 	a, ok := rec.answer()
 	switch {
 	case !reached || st.refused:

@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"bytes"
 	"net/http"
 
 	"github.com/gatekey/gatekey/idempotency"
@@ -14,9 +13,10 @@ type answerRecorder struct {
 	max     int64
 	status  int
 	header  http.Header // the kept headers, as sent
-	body    bytes.Buffer
+	body    []byte
 	tooBig  bool
 	written bool
+	state   idemState // the step's state, in the request's context
 }
 
 func (w *answerRecorder) WriteHeader(code int) {
@@ -33,11 +33,11 @@ func (w *answerRecorder) Write(p []byte) (int, error) {
 		w.WriteHeader(http.StatusOK)
 	}
 	if !w.tooBig {
-		if int64(w.body.Len()+len(p)) > w.max {
+		if int64(len(w.body)+len(p)) > w.max {
 			w.tooBig = true
-			w.body = bytes.Buffer{}
+			w.body = nil
 		} else {
-			w.body.Write(p)
+			w.body = append(w.body, p...)
 		}
 	}
 	return w.ResponseWriter.Write(p)
@@ -57,9 +57,5 @@ func (w *answerRecorder) answer() (*idempotency.Answer, bool) {
 		status = http.StatusOK // the handler wrote nothing: net/http sends 200
 		w.header = idempotency.KeepHeaders(w.ResponseWriter.Header())
 	}
-	a := &idempotency.Answer{Status: status, Header: w.header}
-	if w.body.Len() > 0 {
-		a.Body = bytes.Clone(w.body.Bytes())
-	}
-	return a, true
+	return &idempotency.Answer{Status: status, Header: w.header, Body: w.body}, true
 }
