@@ -1,7 +1,7 @@
 package credits_test
 
-// Adversarial tests of package credits, written from the design contract
-// (DESIGN.md "Credits and plans") and the package's documentation: they
+// Adversarial tests of package credits, written from the package's
+// documentation: they
 // try to overspend, to overflow, to confuse periods and accounts, and to
 // make the parser panic or echo its input.
 

@@ -64,7 +64,8 @@ func (a *Answer) Size() int {
 
 // The binary encoding: a version byte, the status as a uvarint, the
 // number of header lines as a uvarint, each line's name and value as
-// uvarint-length-prefixed bytes, then the body (the rest).
+// uvarint-length-prefixed bytes, then the body, length-prefixed too, so
+// that a value cut short is an error rather than a shorter body.
 const answerVersion = 1
 
 // ErrBadAnswer reports an encoded Answer that UnmarshalBinary cannot read.
@@ -94,7 +95,7 @@ func (a *Answer) AppendBinary(b []byte) ([]byte, error) {
 			b = appendString(b, v)
 		}
 	}
-	return append(b, a.Body...), nil
+	return appendString(b, a.Body), nil
 }
 
 // MarshalBinary returns a's binary encoding.
@@ -130,6 +131,10 @@ func (a *Answer) UnmarshalBinary(data []byte) error {
 		}
 		h[k] = append(h[k], v)
 	}
+	n, p, ok := uvarint(p)
+	if !ok || n != uint64(len(p)) {
+		return fmt.Errorf("%w: the body is not the length it says", ErrBadAnswer)
+	}
 	*a = Answer{Status: int(status), Header: h, Body: slices.Clone(p)}
 	if len(p) == 0 {
 		a.Body = nil
@@ -137,7 +142,7 @@ func (a *Answer) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
-func appendString(b []byte, s string) []byte {
+func appendString[T string | []byte](b []byte, s T) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
 }

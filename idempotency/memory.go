@@ -136,6 +136,10 @@ func (s *MemoryStore) Finish(ctx context.Context, account, key string, token uin
 	if e == nil || e.answer != nil || e.token != token {
 		return false, nil
 	}
+	if now >= e.until { // the lock ended: the key is free, whoever claims it next
+		sh.remove(e)
+		return false, nil
+	}
 	// Take e out while room is made, so that it is neither counted twice
 	// nor dropped to make room for itself.
 	sh.remove(e)

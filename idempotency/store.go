@@ -35,8 +35,8 @@ type Record struct {
 // (fp differs).
 //
 // Finish keeps a for key until retain has passed, if the key is still held
-// by token, and reports whether it was; a request whose lock ended, and
-// whose key another request may since have claimed, keeps nothing. A
+// by token, and reports whether it was; a request whose lock ended keeps
+// nothing (its key is free, or another request has claimed it since). A
 // store may keep a itself: the caller must not change it afterwards. A
 // store that cannot keep a (it is too big) frees the key and reports
 // false.

@@ -145,9 +145,7 @@ type requirement struct {
 }
 
 func (q *requirement) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if q.idem == idemRequire && !isReadMethod(r.Method) && r.Context().Value(idemStateKey{}) == nil {
-		// No idempotency step ran for this write: fail closed.
-		apierrors.Write(w, r, apierrors.NewInternal(errNoIdempotency))
+	if q.idem != idemDefault && !isReadMethod(r.Method) && !q.serveIdem(w, r) {
 		return
 	}
 	if !q.checks() { // a Cost or an idempotency declaration alone: nothing to check here
@@ -166,6 +164,30 @@ func (q *requirement) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q.next.ServeHTTP(w, r)
+}
+
+// serveIdem applies the route's idempotency declaration as the route is
+// served, for a declaration the idempotency step could not see (one not
+// outermost, under another router or wrapper), and reports whether the
+// request may go on. So that a hidden declaration fails safe: an ignoring
+// route's answer is never kept, and a requiring route never runs a write
+// without a key, nor one that no idempotency step claimed.
+func (q *requirement) serveIdem(w http.ResponseWriter, r *http.Request) bool {
+	st, _ := r.Context().Value(idemStateKey{}).(*idemState)
+	switch {
+	case q.idem == idemIgnore:
+		if st != nil {
+			st.ignored = true
+		}
+	case len(r.Header[IdempotencyKeyHeader]) == 0:
+		markRefused(r)
+		apierrors.Write(w, r, errIdempotencyKeyRequired())
+		return false
+	case st == nil:
+		apierrors.Write(w, r, apierrors.NewInternal(errNoIdempotency))
+		return false
+	}
+	return true
 }
 
 // routeRules collects the rules of the requirements that wrap h outermost.

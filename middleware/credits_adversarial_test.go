@@ -1,8 +1,8 @@
 package middleware_test
 
 // Adversarial tests of the credits part of the middleware (Credits, Cost,
-// RequireTier) behind the Gate, written from DESIGN.md ("Credits and
-// plans", "Order of checks", the status table) and the package docs:
+// RequireTier) behind the Gate, written from the documented contract (the
+// Gate's order of checks, the Credits docs, the README's error table):
 // refused requests must spend nothing, spending must be exact under
 // contention, the 402 must say what the contract says and no more, and a
 // failing store must fail closed.
@@ -726,7 +726,7 @@ func TestAdvCreditsAccountIsOwnerElseKey(t *testing.T) {
 }
 
 // TestAdvCreditsRollOwnerlessKeyKeepsBalance: "Rolling a key keeps its
-// account's balance" (DESIGN.md), also for a key without an owner, whose
+// account's balance" (apikey.Manager.Roll), also for a key without an owner, whose
 // account is the key itself: rolling must not be a way to a fresh month
 // of credits.
 func TestAdvCreditsRollOwnerlessKeyKeepsBalance(t *testing.T) {

@@ -42,7 +42,9 @@ import (
 // header mandatory on writes.
 //
 // A failing store answers 503 service_unavailable: a write whose key
-// cannot be claimed does not run.
+// cannot be claimed does not run. If the store fails to keep an answer
+// once the handler has run, the key stays claimed until LockTimeout ends
+// (retries meet 409, then run again), and the failure is logged.
 //
 // Store is required; the other fields have working zero values. Handler
 // takes a copy of the configuration.
@@ -172,7 +174,10 @@ type idemStateKey struct{}
 
 // idemState is what the idempotency step shares with the parts inside it:
 // that it ran, and whether a part refused the request before its handler.
-type idemState struct{ refused bool }
+type idemState struct {
+	refused bool // a part refused the request before its handler
+	ignored bool // the route ignores idempotency keys (IgnoreIdempotencyKey, found late)
+}
 
 // markRefused notes that r was refused before its handler ran, for an
 // idempotency step outside that must not keep the answer.
@@ -193,8 +198,7 @@ func (i *Idempotency) serve(w http.ResponseWriter, r *http.Request, k *apikey.Ke
 	lines := r.Header[IdempotencyKeyHeader]
 	if len(lines) == 0 {
 		if i.Required || q.idem == idemRequire {
-			apierrors.Write(w, r, apierrors.New(http.StatusBadRequest, apierrors.CodeInvalidIdempotencyKey,
-				"This request requires an Idempotency-Key header"))
+			apierrors.Write(w, r, errIdempotencyKeyRequired())
 			return
 		}
 		run(w, r)
@@ -214,6 +218,10 @@ func (i *Idempotency) serve(w http.ResponseWriter, r *http.Request, k *apikey.Ke
 	case errors.Is(err, idempotency.ErrBodyTooLarge):
 		apierrors.Write(w, r, apierrors.New(http.StatusRequestEntityTooLarge, apierrors.CodeRequestTooLarge,
 			"A request with an Idempotency-Key may have a body of at most "+strconv.FormatInt(i.MaxBodyBytes, 10)+" bytes"))
+		return
+	case errors.As(err, new(*http.MaxBytesError)):
+		apierrors.Write(w, r, apierrors.New(http.StatusRequestEntityTooLarge, apierrors.CodeRequestTooLarge,
+			"The request body is too large"))
 		return
 	case err != nil:
 		apierrors.Write(w, r, apierrors.New(http.StatusBadRequest, apierrors.CodeBadRequest, "The request body could not be read").WithCause(err))
@@ -245,6 +253,10 @@ func (i *Idempotency) serve(w http.ResponseWriter, r *http.Request, k *apikey.Ke
 		return
 	}
 	i.runClaimed(w, r, k, account, key, token, run)
+}
+
+func errIdempotencyKeyRequired() *apierrors.Error {
+	return invalidIdempotencyKey("This request requires an Idempotency-Key header")
 }
 
 func invalidIdempotencyKey(msg string) *apierrors.Error {
@@ -283,7 +295,7 @@ func (i *Idempotency) runClaimed(w http.ResponseWriter, r *http.Request, k *apik
 	ctx := context.WithoutCancel(r.Context())
 	a, ok := rec.answer()
 	switch {
-	case !reached || st.refused:
+	case !reached || st.refused || st.ignored:
 		i.release(ctx, r, k, account, key, token)
 	case !ok:
 		i.Logger.LogAttrs(r.Context(), slog.LevelWarn, "gatekey: answer too big to keep for its Idempotency-Key; a retry will run again",
@@ -311,6 +323,13 @@ func (i *Idempotency) release(ctx context.Context, r *http.Request, k *apikey.Ke
 // answers are never kept. Routes whose answers carry a secret, such as an
 // API key's creation or roll, must use it. It wins over
 // RequireIdempotencyKey and Idempotency.Required.
+//
+// The idempotency step sees it where the Gate sees every route wrapper:
+// outermost on the handler the Router returns. Hidden deeper (under a
+// wrapper of another kind, or a router the Gate cannot look into), it
+// still keeps the answer out of the store when the route is served, but
+// the request was claimed first: its retries meet 409 while it runs, and
+// the header is checked.
 func IgnoreIdempotencyKey(next http.Handler) http.Handler {
 	return require(next, rules{idem: idemIgnore})
 }

@@ -447,9 +447,16 @@ func TestIdempotencyAlone(t *testing.T) {
 
 	alone := quietWriter(middleware.RequireIdempotencyKey(next))
 	w := httptest.NewRecorder()
-	alone.ServeHTTP(w, middlewaretest.WithKey(httptest.NewRequest("POST", "/", nil), k))
+	r := middlewaretest.WithKey(httptest.NewRequest("POST", "/", nil), k)
+	r.Header.Set("Idempotency-Key", "a")
+	alone.ServeHTTP(w, r)
 	if w.Code != 500 {
 		t.Errorf("RequireIdempotencyKey with no idempotency step: %d, want 500", w.Code)
+	}
+	w = httptest.NewRecorder()
+	alone.ServeHTTP(w, middlewaretest.WithKey(httptest.NewRequest("POST", "/", nil), k))
+	if w.Code != 400 {
+		t.Errorf("RequireIdempotencyKey with no idempotency step, no header: %d, want 400", w.Code)
 	}
 	w = httptest.NewRecorder()
 	alone.ServeHTTP(w, middlewaretest.WithKey(httptest.NewRequest("GET", "/", nil), k))

@@ -34,6 +34,8 @@ func (s *simple) id(account, key string) string {
 		return key
 	case "fold-case":
 		return strings.ToLower(account + "\x00" + key)
+	case "concat":
+		return account + key
 	case "truncate":
 		if len(key) > 64 {
 			key = key[:64]
@@ -80,6 +82,10 @@ func (s *simple) Finish(ctx context.Context, account, key string, token uint64, 
 	if e == nil || e.answer != nil || e.token != token && s.broken != "ignore-token" {
 		return false, nil
 	}
+	if !s.now().Before(e.until) && s.broken != "late-finish" {
+		delete(s.m, s.id(account, key))
+		return false, nil
+	}
 	e.answer, e.until = a, s.now().Add(retain)
 	if s.broken == "body-copy" && len(a.Body) > 0 {
 		c := *a
@@ -122,6 +128,8 @@ func TestSuiteFailsBrokenStores(t *testing.T) {
 		{"no-account", "Scope"},
 		{"fold-case", "Scope"},
 		{"truncate", "Scope"},
+		{"concat", "Scope"},
+		{"late-finish", "Lock"},
 		{"no-expiry", "Lock"},
 		{"latest-fingerprint", "Claim"},
 		{"ignore-token", "Tokens"},

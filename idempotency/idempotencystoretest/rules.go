@@ -100,6 +100,10 @@ func checkScope(c *checker) {
 	}
 	c.wantFree("an account never used", "b", "k")
 	c.wantFree("a key never used", "a", "k2")
+	// The boundary between account and key is kept: ("ab", "c") is not
+	// ("a", "bc").
+	c.claim("ab", "c", fingerprint("ab c"), time.Minute)
+	c.wantFree("an account and key that join into another pair's", "a", "bc")
 }
 
 // checkRelease: Release frees a claimed key, only for its token, and
@@ -151,6 +155,15 @@ func checkLock(c *checker) {
 	if !c.finish("acct", "k1", tok2, created, time.Hour) {
 		c.errorf("Finish of the new claim reported false")
 	}
+
+	// A request whose lock ended keeps nothing, even when no other has
+	// claimed its key since.
+	tok3 := c.claim("acct", "k2", fp, time.Minute)
+	c.advance(time.Minute)
+	if c.finish("acct", "k2", tok3, created, time.Hour) {
+		c.errorf("Finish of a claim whose lock had ended reported true")
+	}
+	c.wantFree("after a Finish too late", "acct", "k2")
 }
 
 // checkRetention: an answer is kept for its retention, then the key is

@@ -1,8 +1,8 @@
 package service
 
 // Adversarial end-to-end tests of the reference service's plans and
-// credits (DESIGN.md "Reference service, second contract" and "Credits and
-// plans"; README "Plans and credits"), over HTTP only, on a fake clock.
+// credits, written from the README's "Plans and credits" and the service's
+// docs, over HTTP only, on a fake clock.
 
 import (
 	"context"
