@@ -7,7 +7,9 @@
 #   2. a revocation on A is honoured by B within the key cache TTL (2s here);
 #   3. the rate limit is shared: 5/minute is 5 requests across both replicas;
 #   4. credits are shared: a free account's 3 credits are 3 monitor requests
-#      across both replicas, then 402 quota_exceeded on either.
+#      across both replicas, then 402 quota_exceeded on either;
+#   5. idempotency keys are shared: a create sent to A and retried on B
+#      makes one monitor, and B answers with A's monitor, marked replayed.
 #
 # Needs Go, curl, python3, PostgreSQL server binaries (apt-get install
 # postgresql) and redis-server (apt-get install redis-server). Everything
@@ -139,6 +141,23 @@ for r in A A B B A; do
 	codes="$codes $r:$(status "$url/v1/monitors" "$key")"
 done
 check "3 credits across both replicas" " A:200 A:200 B:200 B:402 A:402" "$codes"
+
+# 5. A create on A, retried with its Idempotency-Key on B: one monitor.
+created=$(curl -s -X POST "$A/v1/keys" -H "Authorization: Bearer $admin" \
+	-H 'Content-Type: application/json' -d '{"name": "retrying client"}')
+key=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])' <<<"$created")
+create() {
+	curl -s -i -X POST "$1/v1/monitors" -H "Authorization: Bearer $key" \
+		-H 'Idempotency-Key: demo-retry-1' -H 'Content-Type: application/json' \
+		-d '{"name": "homepage", "url": "https://example.com"}'
+}
+first=$(create "$A" | tail -1)
+again=$(create "$B")
+replayed=$(grep -ci '^Idempotent-Replayed: true' <<<"$again" || true)
+check "B replays A's answer to the retried create" "1 $first" "$replayed $(tail -1 <<<"$again")"
+# Monitors live in each replica's memory: A made one, B none.
+homepages() { curl -s "$1/v1/monitors" -H "Authorization: Bearer $key" | python3 -c 'import json,sys; print(sum(m["name"] == "homepage" for m in json.load(sys.stdin)["data"]))'; }
+check "the create ran once, on A (monitors on A, on B)" "1 0" "$(homepages "$A") $(homepages "$B")"
 
 [ "$failed" = 0 ] || { echo "demo: some checks failed; logs in replica output above"; cat "$tmp/a.log" "$tmp/b.log" | tail -20; exit 1; }
 

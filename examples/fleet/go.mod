@@ -6,6 +6,7 @@ replace (
 	github.com/gatekey/gatekey => ../..
 	github.com/gatekey/gatekey/apikey/sqlstore => ../../apikey/sqlstore
 	github.com/gatekey/gatekey/credits/redisstore => ../../credits/redisstore
+	github.com/gatekey/gatekey/idempotency/redisstore => ../../idempotency/redisstore
 	github.com/gatekey/gatekey/ratelimit/redisstore => ../../ratelimit/redisstore
 )
 
@@ -13,6 +14,7 @@ require (
 	github.com/gatekey/gatekey v0.0.0-00010101000000-000000000000
 	github.com/gatekey/gatekey/apikey/sqlstore v0.0.0-00010101000000-000000000000
 	github.com/gatekey/gatekey/credits/redisstore v0.0.0-00010101000000-000000000000
+	github.com/gatekey/gatekey/idempotency/redisstore v0.0.0-00010101000000-000000000000
 	github.com/gatekey/gatekey/ratelimit/redisstore v0.0.0-00010101000000-000000000000
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/redis/go-redis/v9 v9.22.0

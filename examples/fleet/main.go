@@ -1,8 +1,8 @@
 // Command fleet is the reference service (examples/server) with shared
 // stores, so that several replicas serve one API: key records in
-// PostgreSQL (apikey/sqlstore), and rate-limit buckets and credit balances
-// in Redis (ratelimit/redisstore, credits/redisstore). It takes every flag
-// of examples/server, plus:
+// PostgreSQL (apikey/sqlstore), and rate-limit buckets, credit balances
+// and idempotency keys in Redis (ratelimit/redisstore, credits/redisstore,
+// idempotency/redisstore). It takes every flag of examples/server, plus:
 //
 //	-postgres  PostgreSQL connection string (required), e.g.
 //	           postgres://gatekey@127.0.0.1:5432/postgres?sslmode=disable
@@ -11,8 +11,9 @@
 // Every replica applies the schema at start-up (idempotent). A key created
 // on one replica works on all; a revocation on one is honoured by the
 // others within -key-cache-ttl; per-key rate limits and each account's
-// credits are shared exactly (the failed-authentication throttle,
-// -auth-failure-rate, stays per replica).
+// credits are shared exactly, and a write retried with its
+// Idempotency-Key on another replica gets the first answer (the
+// failed-authentication throttle, -auth-failure-rate, stays per replica).
 // GATEKEY_ADMIN_KEY is required: with a shared store, generating an admin
 // key at every start would leave one more read-write key behind each time.
 // If Redis fails, requests fail closed with 503 after a bounded wait
@@ -34,6 +35,7 @@ import (
 
 	"github.com/gatekey/gatekey/apikey/sqlstore"
 	creditsredis "github.com/gatekey/gatekey/credits/redisstore"
+	idemredis "github.com/gatekey/gatekey/idempotency/redisstore"
 	"github.com/gatekey/gatekey/examples/server/service"
 	"github.com/gatekey/gatekey/ratelimit/redisstore"
 )
@@ -52,7 +54,7 @@ func main() {
 func sharedStores(ctx context.Context) service.Hook {
 	return func(fs *flag.FlagSet) func(*service.Config) (func(), error) {
 		dsn := fs.String("postgres", "", "PostgreSQL connection string for key records (required)")
-		addr := fs.String("redis", "", "Redis address for rate limits and credits (required)")
+		addr := fs.String("redis", "", "Redis address for rate limits, credits and idempotency keys (required)")
 		return func(cfg *service.Config) (func(), error) {
 			if *dsn == "" || *addr == "" {
 				return nil, errors.New("-postgres and -redis are required")
@@ -86,7 +88,13 @@ func sharedStores(ctx context.Context) service.Hook {
 				rdb.Close()
 				return nil, err
 			}
-			cfg.Keys, cfg.Limits, cfg.Credits = keys, limits, balances
+			answers, err := idemredis.New(rdb, idemredis.Config{})
+			if err != nil {
+				db.Close()
+				rdb.Close()
+				return nil, err
+			}
+			cfg.Keys, cfg.Limits, cfg.Credits, cfg.Idempotency = keys, limits, balances, answers
 			return func() { rdb.Close(); db.Close() }, nil
 		}
 	}
