@@ -267,7 +267,9 @@ func invalidIdempotencyKey(msg string) *apierrors.Error {
 func replay(w http.ResponseWriter, a *idempotency.Answer) {
 	h := w.Header()
 	for name, vs := range a.Header {
-		h[name] = vs // kept answers are read-only; so is a header once sent
+		// Shared with every replay of a: clipped, so that a part that
+		// appends to the header copies it rather than writing into a.
+		h[name] = vs[:len(vs):len(vs)]
 	}
 	h[IdempotentReplayedHeader] = replayedTrue
 	w.WriteHeader(a.Status)
