@@ -3,7 +3,9 @@ package apikey
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"testing"
+	"time"
 )
 
 func benchKey(b *testing.B, h Hasher) (*MemoryStore, Token) {
@@ -110,4 +112,53 @@ func BenchmarkVerify(b *testing.B) {
 	astore, atok := benchKey(b, argon)
 	run("hit-argon2id", benchVerifier(b, astore, VerifierConfig{Hashers: []Hasher{argon}}), atok.Reveal(), false)
 	run("miss-argon2id", benchVerifier(b, astore, VerifierConfig{Hashers: []Hasher{argon}, CacheTTL: -1}), atok.Reveal(), false)
+}
+
+// BenchmarkInvalidate measures what a change feed costs a replica: one
+// Invalidate ("invalidate"; its inverse is the invalidations a second one
+// replica can take), and a cache hit on a hot key while another goroutine
+// invalidates other ids 10,000 times a second ("hit-while-invalidating",
+// to compare with BenchmarkVerify/hit-sha256).
+func BenchmarkInvalidate(b *testing.B) {
+	ctx := context.Background()
+	store, tok := benchKey(b, SHA256{})
+	v := benchVerifier(b, store, VerifierConfig{})
+	if _, err := v.Verify(ctx, tok.Reveal()); err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]string, 10_000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%012d", i)
+	}
+	b.Run("invalidate", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			v.Invalidate(ids[i%len(ids)])
+		}
+	})
+	b.Run("hit-while-invalidating", func(b *testing.B) {
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			tick := time.NewTicker(100 * time.Microsecond) // 10,000 a second
+			defer tick.Stop()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					v.Invalidate(ids[i%len(ids)])
+				}
+			}
+		}()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := v.Verify(ctx, tok.Reveal()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		close(stop)
+		<-done
+	})
 }

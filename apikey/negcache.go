@@ -66,6 +66,13 @@ func (c *negCache) add(id string, now time.Time) {
 // drop forgets id.
 func (c *negCache) drop(id string) { delete(c.m, id) }
 
+// reset forgets every id.
+func (c *negCache) reset() {
+	clear(c.m)
+	clear(c.ring)
+	c.ring, c.head = c.ring[:0], 0
+}
+
 // sweep forgets every id expired at now.
 func (c *negCache) sweep(now time.Time) {
 	for id, ne := range c.m {

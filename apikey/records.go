@@ -164,6 +164,16 @@ func (c *recordCache) forget(id string) {
 	c.mu.Unlock()
 }
 
+// forgetAll is forget for every id: it drops every record cached, positive
+// and negative, and fences every look-up in flight.
+func (c *recordCache) forgetAll() {
+	c.mu.Lock()
+	clear(c.records)
+	c.unknown.reset()
+	clear(c.calls)
+	c.mu.Unlock()
+}
+
 // sweep drops what has expired at now, so that only recently used keys
 // take memory.
 func (c *recordCache) sweep(now time.Time) {

@@ -49,33 +49,88 @@ func TestRecordsOneStoreCallPerColdID(t *testing.T) {
 
 // A look-up never undoes a forget: the record a look-up read before forget
 // (a revoke) reaches the callers already waiting, but is never cached.
+// Invalidate and InvalidateAll both fence it.
 func TestRecordsForgetFencesLookup(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		fx := newFixture(t, nil)
-		tok := fx.add(SecretKey, Live, nil)
-		gs := newGateStore(fx.store)
-		v := newVerifier(t, gs, VerifierConfig{LastUsedInterval: -1})
-		done := make(chan error)
-		go func() {
-			_, err := v.Verify(context.Background(), tok.Reveal())
-			done <- err
-		}()
-		<-gs.entered // the look-up has read the record and waits
-		gs.armed.Store(false)
-		rec, _ := fx.store.LookupKey(context.Background(), tok.ID())
-		rec.RevokedAt = time.Now()
-		if err := fx.store.UpdateKey(context.Background(), rec); err != nil {
-			t.Fatal(err)
+	for _, forget := range []struct {
+		name string
+		do   func(v *Verifier, id string)
+	}{
+		{"Invalidate", func(v *Verifier, id string) { v.Invalidate(id) }},
+		{"InvalidateAll", func(v *Verifier, _ string) { v.InvalidateAll() }},
+	} {
+		t.Run(forget.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fx := newFixture(t, nil)
+				tok := fx.add(SecretKey, Live, nil)
+				gs := newGateStore(fx.store)
+				v := newVerifier(t, gs, VerifierConfig{LastUsedInterval: -1})
+				done := make(chan error)
+				go func() {
+					_, err := v.Verify(context.Background(), tok.Reveal())
+					done <- err
+				}()
+				<-gs.entered // the look-up has read the record and waits
+				gs.armed.Store(false)
+				rec, _ := fx.store.LookupKey(context.Background(), tok.ID())
+				rec.RevokedAt = time.Now()
+				if err := fx.store.UpdateKey(context.Background(), rec); err != nil {
+					t.Fatal(err)
+				}
+				forget.do(v, tok.ID())
+				close(gs.release)
+				if err := <-done; err != nil {
+					t.Logf("the Verify in flight, which began before the revoke: %v", err)
+				}
+				if _, err := v.Verify(context.Background(), tok.Reveal()); err != ErrRevoked {
+					t.Errorf("Verify after the revoke = %v, want ErrRevoked: the look-up in flight refilled the cache", err)
+				}
+			})
+		})
+	}
+}
+
+// InvalidateAll forgets every record, positive and negative: each is read
+// from the store again.
+func TestRecordsInvalidateAll(t *testing.T) {
+	fx := newFixture(t, nil)
+	cs := &countingStore{ManagedStore: fx.store}
+	v := newVerifier(t, cs, VerifierConfig{LastUsedInterval: -1})
+	toks := []Token{fx.add(SecretKey, Live, nil), fx.add(SecretKey, Test, nil), fx.add(PublishableKey, Live, nil)}
+	verifyAll := func() {
+		t.Helper()
+		for _, tok := range toks {
+			if _, err := v.Verify(t.Context(), tok.Reveal()); err != nil {
+				t.Fatalf("Verify(%v) = %v", tok, err)
+			}
 		}
-		v.Invalidate(tok.ID())
-		close(gs.release)
-		if err := <-done; err != nil {
-			t.Logf("the Verify in flight, which began before the revoke: %v", err)
+		if _, err := v.Verify(t.Context(), unknownKey(1)); err != ErrInvalidKey {
+			t.Fatalf("Verify(unknown) = %v", err)
 		}
-		if _, err := v.Verify(context.Background(), tok.Reveal()); err != ErrRevoked {
-			t.Errorf("Verify after the revoke = %v, want ErrRevoked: the look-up in flight refilled the cache", err)
+	}
+	verifyAll()
+	verifyAll() // all cached
+	if n := cs.lookups.Load(); n != 4 {
+		t.Fatalf("look-ups = %d, want 4 (three keys and an unknown id)", n)
+	}
+	// Changes made elsewhere, unsignalled, then one InvalidateAll.
+	for _, tok := range toks[:2] {
+		k, _ := fx.store.LookupKey(t.Context(), tok.ID())
+		k.Disabled = true
+		fx.store.UpdateKey(t.Context(), k)
+	}
+	v.InvalidateAll()
+	for _, tok := range toks[:2] {
+		if _, err := v.Verify(t.Context(), tok.Reveal()); err != ErrDisabled {
+			t.Errorf("after InvalidateAll, a key disabled elsewhere: %v, want ErrDisabled", err)
 		}
-	})
+	}
+	v.Verify(t.Context(), toks[2].Reveal())
+	v.Verify(t.Context(), unknownKey(1))
+	if n := cs.lookups.Load(); n != 8 {
+		t.Errorf("look-ups after InvalidateAll = %d, want 8 (every id read again)", n)
+	}
+	v.InvalidateAll() // of an emptied cache, and again: no panic
+	v.InvalidateAll()
 }
 
 // Bounded work: beyond max look-ups in flight (distinct ids), a look-up

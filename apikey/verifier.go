@@ -29,8 +29,9 @@ type VerifierConfig struct {
 	// 0 means 30s; a negative value disables the cache (every Verify then
 	// reads the store, and a slow Hasher is paid on every request).
 	// Revocations made through the Manager that owns this Verifier, or
-	// signalled with Invalidate, take effect at once; changes made
-	// elsewhere take effect within CacheTTL.
+	// signalled with Invalidate (as a change feed does for changes made
+	// by other replicas), take effect at once; changes made elsewhere,
+	// unsignalled, take effect within CacheTTL.
 	CacheTTL time.Duration
 
 	// NegativeCacheTTL is how long an id the store does not know is
@@ -328,6 +329,24 @@ func (v *Verifier) check(ctx context.Context, e *entry, p *parsed, now time.Time
 // its (possibly older) result into the cache. Call it after changing a
 // record elsewhere than through the Manager that owns this Verifier.
 func (v *Verifier) Invalidate(id string) { v.records.forget(id) }
+
+// InvalidateAll is Invalidate for every id: it drops every record cached,
+// so that each is read from the store again at its next use. A change
+// feed calls it when it starts listening, and again whenever it has to
+// listen anew, since changes made while it was not listening went unseen.
+func (v *Verifier) InvalidateAll() { v.records.forgetAll() }
+
+// An Invalidator forgets cached key records: a *Verifier is one (a
+// Manager's is its Verifier()). Change feeds, which hear of changes made
+// by other replicas (apikey/sqlstore's Store.Watch on PostgreSQL, or a
+// Redis channel), call Invalidate for each changed id and InvalidateAll
+// whenever they (re)start listening.
+type Invalidator interface {
+	Invalidate(id string)
+	InvalidateAll()
+}
+
+var _ Invalidator = (*Verifier)(nil)
 
 // Flush writes pending last-use times to the store now. The background
 // goroutine calls it every LastUsedInterval, and Close calls it once more.
