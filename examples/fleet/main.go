@@ -35,8 +35,8 @@ import (
 
 	"github.com/gatekey/gatekey/apikey/sqlstore"
 	creditsredis "github.com/gatekey/gatekey/credits/redisstore"
-	idemredis "github.com/gatekey/gatekey/idempotency/redisstore"
 	"github.com/gatekey/gatekey/examples/server/service"
+	idemredis "github.com/gatekey/gatekey/idempotency/redisstore"
 	"github.com/gatekey/gatekey/ratelimit/redisstore"
 )
 
