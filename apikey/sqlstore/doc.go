@@ -28,7 +28,10 @@
 // The schema is one table, gatekey_api_keys, and three indexes; Schema
 // returns its SQL and ApplySchema applies it (idempotently, so every replica
 // may call it at start-up; on PostgreSQL concurrent calls are serialised by
-// an advisory lock). The table name is fixed; to keep stores apart, use
+// an advisory lock). On PostgreSQL it also has two triggers that announce
+// every change of a record (but for its last use) and every deletion with
+// NOTIFY, in the changing transaction, whoever makes it: package pgfeed
+// listens, so that every replica drops a changed record at once. The table name is fixed; to keep stores apart, use
 // separate databases or, on PostgreSQL, separate schemas chosen with
 // search_path. Every statement the Store runs is a constant with
 // placeholders; no value is ever written into SQL text.

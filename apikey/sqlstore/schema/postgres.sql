@@ -1,4 +1,4 @@
--- gatekey API key store, PostgreSQL schema (version 1).
+-- gatekey API key store, PostgreSQL schema (version 2: change announcements).
 -- Applied by sqlstore.ApplySchema; safe to run again (IF NOT EXISTS).
 --
 -- Times are timestamptz (microsecond resolution, stored in UTC).
@@ -35,3 +35,38 @@ CREATE INDEX IF NOT EXISTS gatekey_api_keys_owner_created_idx
     ON gatekey_api_keys (owner, created_at, id);
 CREATE INDEX IF NOT EXISTS gatekey_api_keys_environment_created_idx
     ON gatekey_api_keys (environment, created_at, id);
+
+-- Every change of a record but for its last use, and every deletion, is
+-- announced on the channel "<schema>.gatekey_api_keys" with the key's id as
+-- payload, by the transaction that makes it (PostgreSQL delivers it at
+-- commit), so that replicas listening (package pgfeed) drop what they
+-- cached. Batched last-use writes (TouchKeys) announce nothing.
+CREATE OR REPLACE FUNCTION gatekey_api_keys_announce() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM pg_notify(TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, OLD.id);
+    ELSE
+        PERFORM pg_notify(TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, NEW.id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                   WHERE tgrelid = 'gatekey_api_keys'::regclass AND tgname = 'gatekey_api_keys_changed') THEN
+        CREATE TRIGGER gatekey_api_keys_changed
+            AFTER UPDATE ON gatekey_api_keys FOR EACH ROW
+            WHEN ((to_jsonb(OLD) - 'last_used_at') IS DISTINCT FROM (to_jsonb(NEW) - 'last_used_at'))
+            EXECUTE PROCEDURE gatekey_api_keys_announce();
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                   WHERE tgrelid = 'gatekey_api_keys'::regclass AND tgname = 'gatekey_api_keys_deleted') THEN
+        CREATE TRIGGER gatekey_api_keys_deleted
+            AFTER DELETE ON gatekey_api_keys FOR EACH ROW
+            EXECUTE PROCEDURE gatekey_api_keys_announce();
+    END IF;
+END
+$$;

@@ -1,0 +1,154 @@
+package pgfeed
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gatekey/gatekey/apikey"
+	"github.com/jackc/pgx/v5"
+)
+
+// Config configures Watch. The zero value is a working configuration.
+type Config struct {
+	// Logger receives the feed's transitions: subscribed, and lost. Nil
+	// means slog.Default().
+	Logger *slog.Logger
+
+	// MinBackoff and MaxBackoff bound the wait between attempts to listen
+	// again after the connection is lost: it starts at MinBackoff and
+	// doubles up to MaxBackoff. 0 means 100ms and 5s.
+	MinBackoff, MaxBackoff time.Duration
+}
+
+// Watch listens for the changes announced for the sqlstore table that db
+// reaches, and calls inv.Invalidate for each changed id, until ctx is
+// done; then it returns nil. It calls inv.InvalidateAll each time it
+// starts listening, the first time included (see the package doc). A lost
+// connection is logged and retried with backoff. It returns an error at
+// once, without retrying, if db's driver is not pgx or the table does not
+// exist.
+func Watch(ctx context.Context, db *sql.DB, inv apikey.Invalidator, cfg Config) error {
+	if db == nil || inv == nil {
+		return errors.New("pgfeed: Watch needs a database and an Invalidator")
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	minWait, maxWait := cfg.MinBackoff, cfg.MaxBackoff
+	if minWait <= 0 {
+		minWait = 100 * time.Millisecond
+	}
+	if maxWait <= 0 {
+		maxWait = 5 * time.Second
+	}
+	maxWait = max(maxWait, minWait)
+
+	wait := minWait
+	lost := false // logged the current outage already
+	for {
+		subscribed, err := listen(ctx, db, inv, func(channel string) {
+			logger.LogAttrs(ctx, slog.LevelInfo, "gatekey: key change feed subscribed", slog.String("channel", channel))
+			lost, wait = false, minWait
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		var fatal *fatalError
+		if errors.As(err, &fatal) {
+			return fatal.err
+		}
+		if !lost {
+			lost = true
+			logger.LogAttrs(ctx, slog.LevelWarn, "gatekey: key change feed lost; cached keys now expire within the key cache TTL",
+				slog.Bool("was_subscribed", subscribed), slog.String("error", err.Error()))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		wait = min(2*wait, maxWait)
+	}
+}
+
+// fatalError is an error that retrying cannot cure.
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string { return e.err.Error() }
+
+// listen takes a connection of db, listens on the table's channel, drops
+// everything inv cached, and passes the ids announced to inv until the
+// connection fails or ctx is done. It reports whether it got as far as
+// listening.
+func listen(ctx context.Context, db *sql.DB, inv apikey.Invalidator, subscribed func(channel string)) (bool, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	ok := false
+	err = conn.Raw(func(dc any) error {
+		c, isPgx := dc.(interface{ Conn() *pgx.Conn })
+		if !isPgx {
+			return &fatalError{fmt.Errorf("pgfeed: Watch needs the pgx driver (github.com/jackc/pgx/v5/stdlib), not %T", dc)}
+		}
+		pc := c.Conn()
+		var channel string
+		err := pc.QueryRow(ctx, `SELECT n.nspname || '.gatekey_api_keys'
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid = to_regclass('gatekey_api_keys')`).Scan(&channel)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return &fatalError{errors.New("pgfeed: no gatekey_api_keys table on the search_path (apply sqlstore's schema first)")}
+		}
+		if err != nil {
+			return badConn(err)
+		}
+		if _, err := pc.Exec(ctx, "LISTEN "+quoteIdent(channel)); err != nil {
+			return badConn(err)
+		}
+		// Listening first, then dropping the cache: no change falls between.
+		ok = true
+		inv.InvalidateAll()
+		subscribed(channel)
+		for {
+			n, err := pc.WaitForNotification(ctx)
+			if err != nil {
+				return badConn(err)
+			}
+			if n.Channel == channel && plausibleID(n.Payload) {
+				inv.Invalidate(n.Payload)
+			}
+		}
+	})
+	return ok, err
+}
+
+// badConn wraps err so that database/sql discards the connection, which a
+// failed or interrupted wait leaves unusable.
+func badConn(err error) error { return fmt.Errorf("%w: %w", driver.ErrBadConn, err) }
+
+// quoteIdent quotes a PostgreSQL identifier.
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// plausibleID reports whether s could be a key id: 1 to 64 visible ASCII
+// characters. Others are ignored (and never logged).
+func plausibleID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
