@@ -9,8 +9,10 @@
 //	-redis     Redis address (required), e.g. 127.0.0.1:6379
 //
 // Every replica applies the schema at start-up (idempotent). A key created
-// on one replica works on all; a revocation on one is honoured by the
-// others within -key-cache-ttl; per-key rate limits and each account's
+// on one replica works on all; a revocation, roll, disable or other change
+// on one is honoured by the others at once, through PostgreSQL's change
+// announcements (apikey/sqlstore/pgfeed), and within -key-cache-ttl while
+// a replica's feed is down; per-key rate limits and each account's
 // credits are shared exactly, and a write retried with its
 // Idempotency-Key on another replica gets the first answer (the
 // failed-authentication throttle, -auth-failure-rate, stays per replica).
@@ -33,7 +35,9 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gatekey/gatekey/apikey"
 	"github.com/gatekey/gatekey/apikey/sqlstore"
+	"github.com/gatekey/gatekey/apikey/sqlstore/pgfeed"
 	creditsredis "github.com/gatekey/gatekey/credits/redisstore"
 	"github.com/gatekey/gatekey/examples/server/service"
 	idemredis "github.com/gatekey/gatekey/idempotency/redisstore"
@@ -95,6 +99,10 @@ func sharedStores(ctx context.Context) service.Hook {
 				return nil, err
 			}
 			cfg.Keys, cfg.Limits, cfg.Credits, cfg.Idempotency = keys, limits, balances, answers
+			// Key changes made by other replicas take effect here at once.
+			cfg.KeyChanges = func(ctx context.Context, inv apikey.Invalidator) error {
+				return pgfeed.Watch(ctx, db, inv, pgfeed.Config{Logger: cfg.Logger})
+			}
 			return func() { rdb.Close(); db.Close() }, nil
 		}
 	}

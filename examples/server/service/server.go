@@ -48,6 +48,13 @@ type Config struct {
 	Credits     credits.Store
 	Idempotency idempotency.Store
 
+	// KeyChanges, if set, is a change feed: New runs it, with the
+	// service's Verifier, until Close, so that key changes made by other
+	// replicas take effect here at once (examples/fleet runs
+	// apikey/sqlstore/pgfeed's Watch). It should return when its context
+	// is done.
+	KeyChanges func(ctx context.Context, inv apikey.Invalidator) error
+
 	Now    func() time.Time // nil: time.Now
 	Logger *slog.Logger     // nil: slog.Default()
 }
@@ -60,6 +67,7 @@ type Service struct {
 	credits  *middleware.Credits
 	adminID  string // the admin key's id
 	handler  http.Handler
+	stopFeed func() // stops the KeyChanges feed and waits for it
 
 	// generatedAdminKey is set when no admin key was configured: main
 	// prints it once.
@@ -103,7 +111,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, mgr: mgr, monitors: newMonitorStore(cfg.Now)}
+	s := &Service{cfg: cfg, mgr: mgr, monitors: newMonitorStore(cfg.Now), stopFeed: func() {}}
 	s.credits = &middleware.Credits{
 		AllowanceFor: s.allowanceFor,
 		Account:      account,
@@ -120,6 +128,17 @@ func New(cfg Config) (*Service, error) {
 		}
 	}
 	s.handler = s.routes()
+	if cfg.KeyChanges != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := cfg.KeyChanges(ctx, mgr.Verifier()); err != nil {
+				cfg.Logger.Error("server: the key change feed stopped; key changes made elsewhere take effect within -key-cache-ttl", "error", err.Error())
+			}
+		}()
+		s.stopFeed = func() { cancel(); <-done }
+	}
 	return s, nil
 }
 
@@ -220,4 +239,7 @@ func (s *Service) Handler() http.Handler { return s.handler }
 func (s *Service) GeneratedAdminKey() apikey.Token { return s.generatedAdminKey }
 
 // Close flushes pending last-use times and stops background work.
-func (s *Service) Close() error { return s.mgr.Close() }
+func (s *Service) Close() error {
+	s.stopFeed()
+	return s.mgr.Close()
+}
