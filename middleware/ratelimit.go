@@ -66,10 +66,19 @@ type RateLimiter struct {
 	LegacyHeaders bool
 
 	// FailClosed answers 503 service_unavailable when the store fails. By
-	// default a failing store lets requests through unlimited (fail open):
-	// rate limiting protects capacity, and an outage of the limiter should
-	// not become an outage of the API. Either way the failure is logged.
+	// default a request the store cannot decide is decided by Fallback
+	// instead (fail open): rate limiting protects capacity, and an outage
+	// of the limiter should not become an outage of the API, nor a free
+	// pass. Either way the failure is logged.
 	FailClosed bool
+
+	// Fallback decides the requests that Store fails to, unless
+	// FailClosed: each replica then applies the policy on its own (N
+	// replicas allow up to N times the limit until the store is back),
+	// with the same headers. Nil means an in-process store
+	// (ratelimit.NewMemoryStore) made by Handler. A Fallback that fails too
+	// lets the request through.
+	Fallback ratelimit.Store
 
 	// Logger receives store failures. Nil means slog.Default().
 	Logger *slog.Logger
@@ -175,14 +184,21 @@ func (rl *RateLimiter) Handler(next http.Handler) http.Handler {
 	if c.Store == nil {
 		c.Store = ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})
 	}
+	if c.Fallback == nil && !c.FailClosed {
+		c.Fallback = ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.serve(w, r, next)
 	})
 }
 
-// take decides r, and returns the RateLimit-Policy header of its policy
-// (nil when exempt).
+// take decides r with the Store, and returns the RateLimit-Policy header
+// of its policy (nil when exempt).
 func (c *rateLimiter) take(r *http.Request) (ratelimit.Decision, []string, error) {
+	return c.takeFrom(r, c.Store)
+}
+
+func (c *rateLimiter) takeFrom(r *http.Request, store ratelimit.Store) (ratelimit.Decision, []string, error) {
 	key := c.Key(r)
 	if key == "" {
 		return ratelimit.Decision{Allowed: true}, nil, nil
@@ -204,7 +220,7 @@ func (c *rateLimiter) take(r *http.Request) (ratelimit.Decision, []string, error
 	if c.Cost != nil {
 		n = c.Cost(r)
 	}
-	d, err := c.Store.Take(r.Context(), key, p, n)
+	d, err := store.Take(r.Context(), key, p, n)
 	return d, ph, err
 }
 
@@ -221,8 +237,12 @@ func (c *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 			apierrors.Write(w, r, apierrors.NewServiceUnavailable(unavailableRetryAfter))
 			return
 		}
-		next.ServeHTTP(w, r)
-		return
+		if d, ph, err = c.takeFrom(r, c.Fallback); err != nil {
+			c.Logger.LogAttrs(r.Context(), slog.LevelError, "gatekey: rate-limit fallback store failed too; the request goes through",
+				slog.String("error", err.Error()))
+			next.ServeHTTP(w, r)
+			return
+		}
 	}
 	if ph == nil { // exempt
 		next.ServeHTTP(w, r)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -190,7 +191,7 @@ func TestRateLimitStoreFailure(t *testing.T) {
 		h := limited(f, &middleware.RateLimiter{Policy: ratelimit.MustParsePolicy("1/minute"), Store: brokenStore{},
 			FailClosed: failClosed, Logger: discardLogger()}, nop)
 		w := get(h, f.keys["secret"])
-		want := 200
+		want := 200 // the first request, decided by the fallback
 		if failClosed {
 			want = 503
 		}
@@ -200,6 +201,36 @@ func TestRateLimitStoreFailure(t *testing.T) {
 		if failClosed && (w.Header().Get("Retry-After") == "" || string(decodeError(t, w).Code) != "service_unavailable") {
 			t.Errorf("fail closed: %v %s", w.Header(), w.Body)
 		}
+	}
+}
+
+// TestRateLimitFailOpenKeepsThePolicy: failing open is not unlimited: a
+// replica whose store is down applies the policy on its own, with the
+// headers, until the store is back.
+func TestRateLimitFailOpenKeepsThePolicy(t *testing.T) {
+	f := newFixture(t)
+	fallback := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: f.clock.Now})
+	for _, tt := range []struct {
+		name string
+		rl   *middleware.RateLimiter
+	}{
+		{"default fallback", &middleware.RateLimiter{Policy: ratelimit.MustParsePolicy("3/minute"), Store: brokenStore{}, Logger: discardLogger()}},
+		{"own fallback", &middleware.RateLimiter{Policy: ratelimit.MustParsePolicy("3/minute"), Store: brokenStore{}, Fallback: fallback, Logger: discardLogger()}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := limited(f, tt.rl, nop)
+			var codes []int
+			for range 5 {
+				w := get(h, f.keys["secret"])
+				codes = append(codes, w.Code)
+				if w.Header().Get("RateLimit") == "" || w.Header().Get("RateLimit-Policy") == "" {
+					t.Errorf("store down, failing open: no RateLimit headers (%d)", w.Code)
+				}
+			}
+			if want := []int{200, 200, 200, 429, 429}; !slices.Equal(codes, want) {
+				t.Errorf("3/minute with the store down: %v, want %v", codes, want)
+			}
+		})
 	}
 }
 

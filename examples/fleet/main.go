@@ -18,8 +18,11 @@
 // failed-authentication throttle, -auth-failure-rate, stays per replica).
 // GATEKEY_ADMIN_KEY is required: with a shared store, generating an admin
 // key at every start would leave one more read-write key behind each time.
-// If Redis fails, requests fail closed with 503 after a bounded wait
-// (the redisstore packages' Timeout); demo.sh shows the fleet at work.
+// If Redis fails, requests fail closed with 503 after a bounded wait (the
+// redisstore packages' Timeout), whose rate limit, credits and idempotency
+// keys live there: no replica serves unlimited, unmetered or unprotected
+// writes meanwhile (fleet_test.go kills Redis to show it). demo.sh shows
+// the fleet at work.
 package main
 
 import (
@@ -66,44 +69,53 @@ func sharedStores(ctx context.Context) service.Hook {
 			if cfg.AdminKey == "" {
 				return nil, errors.New("GATEKEY_ADMIN_KEY is required with shared stores (generate one with go run github.com/gatekey/gatekey/examples/keygen generate)")
 			}
-			db, err := sql.Open("pgx", *dsn)
-			if err != nil {
-				return nil, err
-			}
-			if err := sqlstore.ApplySchema(ctx, db, sqlstore.Postgres); err != nil {
-				db.Close()
-				return nil, fmt.Errorf("applying the key schema: %w", err)
-			}
-			keys, err := sqlstore.New(db, sqlstore.Postgres)
-			if err != nil {
-				db.Close()
-				return nil, err
-			}
-			rdb := redis.NewClient(&redis.Options{Addr: *addr, ContextTimeoutEnabled: true})
-			limits, err := redisstore.New(rdb, redisstore.Config{})
-			if err != nil {
-				db.Close()
-				rdb.Close()
-				return nil, err
-			}
-			balances, err := creditsredis.New(rdb, creditsredis.Config{})
-			if err != nil {
-				db.Close()
-				rdb.Close()
-				return nil, err
-			}
-			answers, err := idemredis.New(rdb, idemredis.Config{})
-			if err != nil {
-				db.Close()
-				rdb.Close()
-				return nil, err
-			}
-			cfg.Keys, cfg.Limits, cfg.Credits, cfg.Idempotency = keys, limits, balances, answers
-			// Key changes made by other replicas take effect here at once.
-			cfg.KeyChanges = func(ctx context.Context, inv apikey.Invalidator) error {
-				return pgfeed.Watch(ctx, db, inv, pgfeed.Config{Logger: cfg.Logger})
-			}
-			return func() { rdb.Close(); db.Close() }, nil
+			return useSharedStores(ctx, cfg, *dsn, *addr)
 		}
 	}
+}
+
+// useSharedStores plugs into cfg the fleet's stores: key records in the
+// PostgreSQL database dsn names, with its change feed, and rate limits,
+// credits and idempotency keys in the Redis at addr. The fleet fails
+// closed: while Redis is down, requests get 503 (the rate limit, credits
+// and idempotency keys all live there), rather than each replica
+// limiting on its own. It returns what closes the connections.
+func useSharedStores(ctx context.Context, cfg *service.Config, dsn, addr string) (func(), error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := sqlstore.ApplySchema(ctx, db, sqlstore.Postgres); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("applying the key schema: %w", err)
+	}
+	keys, err := sqlstore.New(db, sqlstore.Postgres)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	closeAll := func() { rdb.Close(); db.Close() }
+	limits, err := redisstore.New(rdb, redisstore.Config{})
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	balances, err := creditsredis.New(rdb, creditsredis.Config{})
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	answers, err := idemredis.New(rdb, idemredis.Config{})
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	cfg.Keys, cfg.Limits, cfg.Credits, cfg.Idempotency = keys, limits, balances, answers
+	cfg.RateLimitFailClosed = true
+	// Key changes made by other replicas take effect here at once.
+	cfg.KeyChanges = func(ctx context.Context, inv apikey.Invalidator) error {
+		return pgfeed.Watch(ctx, db, inv, pgfeed.Config{Logger: cfg.Logger})
+	}
+	return closeAll, nil
 }

@@ -32,9 +32,14 @@ type Config struct {
 	CORSOrigins     []string
 	AdminKey        string // GATEKEY_ADMIN_KEY; empty: generate an sk_test_ key
 
+	// RateLimitFailClosed answers 503 while the rate-limit store fails. By
+	// default each replica then limits on its own (middleware.RateLimiter's
+	// Fallback), with the same headers.
+	RateLimitFailClosed bool
+
 	// KeyCacheTTL is how long a replica reuses a key record it has read:
-	// a revocation made on another replica takes effect here within it.
-	// 0 means apikey's default (30s).
+	// a revocation made on another replica takes effect here within it,
+	// or at once with a KeyChanges feed. 0 means apikey's default (30s).
 	KeyCacheTTL time.Duration
 
 	// Keys, Limits, Credits and Idempotency are where a real deployment
@@ -214,7 +219,7 @@ func (s *Service) routes() http.Handler {
 			},
 			OnSuccess: noteKey,
 		},
-		RateLimit: &middleware.RateLimiter{Policy: s.cfg.Rate, PolicyFor: s.policyFor, Store: s.cfg.Limits},
+		RateLimit: &middleware.RateLimiter{Policy: s.cfg.Rate, PolicyFor: s.policyFor, Store: s.cfg.Limits, FailClosed: s.cfg.RateLimitFailClosed},
 		Idempotency: &middleware.Idempotency{
 			Store:   s.cfg.Idempotency,
 			Account: account,

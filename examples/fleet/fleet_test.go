@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gatekey/gatekey/apikey"
+	"github.com/gatekey/gatekey/examples/server/service"
+	"github.com/gatekey/gatekey/internal/testserver"
+	"github.com/gatekey/gatekey/ratelimit"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testserver.CloseShared()
+	os.Exit(code)
+}
+
+var schemas atomic.Int64
+
+// fleet is two replicas of the fleet's service on shared stores: a fresh
+// schema of the shared PostgreSQL, and a Redis of the test's own, which
+// the test may kill.
+type fleet struct {
+	redis    *testserver.Redis
+	replicas []*httptest.Server
+	admin    string
+}
+
+// newFleet starts two replicas whose admin account is limited to
+// 5/minute; edit, if set, changes each replica's Config after
+// useSharedStores.
+func newFleet(t *testing.T, edit func(*service.Config)) *fleet {
+	t.Helper()
+	pg := testserver.SharedPostgres(t)
+	rd := testserver.StartRedis(t)
+	schema := fmt.Sprintf("fleet%d", schemas.Add(1))
+	admin, err := sql.Open("pgx", pg.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	// An identifier made by the test, never a value.
+	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := apikey.Format{}.Generate(rand.Reader, apikey.SecretKey, apikey.Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fleet{redis: rd, admin: tok.Reveal()}
+	for range 2 {
+		cfg := service.Config{
+			Rate:     ratelimit.MustParsePolicy("5/minute"),
+			AdminKey: f.admin,
+			Logger:   slog.New(slog.DiscardHandler),
+		}
+		closeStores, err := useSharedStores(context.Background(), &cfg, pg.DSN("search_path="+schema), rd.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if edit != nil {
+			edit(&cfg)
+		}
+		s, err := service.New(cfg)
+		if err != nil {
+			closeStores()
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(s.Handler())
+		t.Cleanup(func() {
+			srv.Close()
+			s.Close()
+			closeStores()
+		})
+		f.replicas = append(f.replicas, srv)
+	}
+	return f
+}
+
+// me asks replica i for /v1/me with the admin key, and returns the status
+// and whether the answer had the RateLimit headers.
+func (f *fleet) me(t *testing.T, i int) (int, bool) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", f.replicas[i].URL+"/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer "+f.admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "" {
+		t.Errorf("503 without Retry-After")
+	}
+	return resp.StatusCode, resp.Header.Get("RateLimit") != "" && resp.Header.Get("RateLimit-Policy") != ""
+}
+
+// TestRedisDownFailsClosed: the fleet's choice. A key that has spent its
+// 5/minute across both replicas stays refused when Redis dies: every
+// request is 503, on both replicas, never a free pass.
+func TestRedisDownFailsClosed(t *testing.T) {
+	f := newFleet(t, nil)
+	var codes []int
+	for i := range 6 {
+		c, _ := f.me(t, i%2)
+		codes = append(codes, c)
+	}
+	if want := []int{200, 200, 200, 200, 200, 429}; !slices.Equal(codes, want) {
+		t.Fatalf("5/minute across two replicas: %v, want %v", codes, want)
+	}
+	f.redis.Kill()
+	for i := range 10 {
+		if c, _ := f.me(t, i%2); c != http.StatusServiceUnavailable {
+			t.Errorf("replica %d with Redis down: %d, want 503", i%2, c)
+		}
+	}
+}
+
+// TestRedisDownFailOpen: the other choice, the service's default. With
+// Redis down each replica applies the policy on its own, with the
+// RateLimit headers: 5 a minute per replica, then 429.
+func TestRedisDownFailOpen(t *testing.T) {
+	f := newFleet(t, func(cfg *service.Config) { cfg.RateLimitFailClosed = false })
+	if c, _ := f.me(t, 0); c != 200 {
+		t.Fatalf("before the outage: %d", c)
+	}
+	f.redis.Kill()
+	for i := range 2 {
+		var codes []int
+		for range 6 {
+			c, headers := f.me(t, i)
+			codes = append(codes, c)
+			if !headers {
+				t.Errorf("replica %d with Redis down: %d without the RateLimit headers", i, c)
+			}
+		}
+		if want := []int{200, 200, 200, 200, 200, 429}; !slices.Equal(codes, want) {
+			t.Errorf("replica %d with Redis down, 5/minute on its own: %v, want %v", i, codes, want)
+		}
+	}
+}
