@@ -46,7 +46,8 @@ type VerifierConfig struct {
 	// LookupTimeout bounds each store look-up, whatever the callers'
 	// contexts say (callers still stop waiting at their own deadline).
 	// It also bounds how long a Verify waits for its turn at a slow hash
-	// (see MaxConcurrentSlowHashes). 0 means 5s; a negative value sets no
+	// (see MaxConcurrentSlowHashes). 0 means 1s, so that a hung store costs
+	// a request at most a second before its 503; a negative value sets no
 	// bound of its own.
 	LookupTimeout time.Duration
 
@@ -163,7 +164,7 @@ func NewVerifier(store Store, cfg VerifierConfig) (*Verifier, error) {
 	}
 
 	ttl := durationOr(cfg.CacheTTL, 30*time.Second)
-	timeout := durationOr(cfg.LookupTimeout, 5*time.Second)
+	timeout := durationOr(cfg.LookupTimeout, time.Second)
 	negTTL, negSize := durationOr(cfg.NegativeCacheTTL, 5*time.Second), cfg.NegativeCacheSize
 	if negSize == 0 {
 		negSize = 10000

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,8 +12,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gatekey/gatekey/apikey"
 	"github.com/gatekey/gatekey/examples/server/service"
@@ -32,6 +36,7 @@ var schemas atomic.Int64
 // schema of the shared PostgreSQL, and a Redis of the test's own, which
 // the test may kill.
 type fleet struct {
+	dsn      string // the replicas' database
 	redis    *testserver.Redis
 	replicas []*httptest.Server
 	admin    string
@@ -58,14 +63,15 @@ func newFleet(t *testing.T, edit func(*service.Config)) *fleet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fleet{redis: rd, admin: tok.Reveal()}
+	f := &fleet{dsn: pg.DSN("search_path=" + schema), redis: rd, admin: tok.Reveal()}
 	for range 2 {
+		subscribed := &lineSignal{want: "key change feed subscribed", seen: make(chan struct{})}
 		cfg := service.Config{
 			Rate:     ratelimit.MustParsePolicy("5/minute"),
 			AdminKey: f.admin,
-			Logger:   slog.New(slog.DiscardHandler),
+			Logger:   slog.New(slog.NewTextHandler(subscribed, nil)),
 		}
-		closeStores, err := useSharedStores(context.Background(), &cfg, pg.DSN("search_path="+schema), rd.Addr())
+		closeStores, err := useSharedStores(context.Background(), &cfg, f.dsn, rd.Addr())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,8 +90,30 @@ func newFleet(t *testing.T, edit func(*service.Config)) *fleet {
 			closeStores()
 		})
 		f.replicas = append(f.replicas, srv)
+		// The feed's first subscription drops the replica's cache: wait
+		// for it, so that what the test caches stays cached.
+		select {
+		case <-subscribed.seen:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the replica's key change feed did not subscribe within 20s")
+		}
 	}
 	return f
+}
+
+// lineSignal is a log output that closes seen at the first line holding
+// want.
+type lineSignal struct {
+	want string
+	once sync.Once
+	seen chan struct{}
+}
+
+func (l *lineSignal) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), l.want) {
+		l.once.Do(func() { close(l.seen) })
+	}
+	return len(p), nil
 }
 
 // me asks replica i for /v1/me with the admin key, and returns the status
@@ -149,4 +177,76 @@ func TestRedisDownFailOpen(t *testing.T) {
 			t.Errorf("replica %d with Redis down, 5/minute on its own: %v, want %v", i, codes, want)
 		}
 	}
+}
+
+// TestHungKeyStore: PostgreSQL answers nothing (the key table is locked
+// by another session): a key no replica has cached gets 503 with
+// Retry-After after the Verifier's LookupTimeout (1 s by default), not a
+// hung request nor a 401, while cached keys keep working; when the
+// database answers again, so does the key.
+func TestHungKeyStore(t *testing.T) {
+	f := newFleet(t, nil)
+	if c, _ := f.me(t, 1); c != 200 { // the admin key, now cached on B
+		t.Fatalf("admin on B: %d", c)
+	}
+	key := f.createKey(t, 0)
+
+	db, err := sql.Open("pgx", f.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(t.Context(), "LOCK TABLE gatekey_api_keys IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if c := f.get(t, 1, "/v1/me", key); c != http.StatusServiceUnavailable {
+		t.Errorf("an uncached key with the key store hung: %d, want 503", c)
+	}
+	t.Logf("answered 503 after %v (LookupTimeout 1s)", time.Since(start).Round(10*time.Millisecond))
+	if c, _ := f.me(t, 1); c != 200 {
+		t.Errorf("a cached key with the key store hung: %d, want 200", c)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if c := f.get(t, 1, "/v1/me", key); c != 200 {
+		t.Errorf("the key once the store answers again: %d, want 200", c)
+	}
+}
+
+// createKey creates a read-write key on replica i with the admin key.
+func (f *fleet) createKey(t *testing.T, i int) string {
+	t.Helper()
+	req, _ := http.NewRequest("POST", f.replicas[i].URL+"/v1/keys", strings.NewReader(`{"name":"k"}`))
+	req.Header.Set("Authorization", "Bearer "+f.admin)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var k struct{ Key string }
+	if err := json.NewDecoder(resp.Body).Decode(&k); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("create a key: %d %v", resp.StatusCode, err)
+	}
+	return k.Key
+}
+
+// get returns the status of GET path on replica i with key.
+func (f *fleet) get(t *testing.T, i int, path, key string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", f.replicas[i].URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
 }
