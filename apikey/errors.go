@@ -42,6 +42,12 @@ var (
 	// it, and refuses work beyond its concurrency bounds with it
 	// (VerifierConfig.MaxConcurrentLookups, MaxConcurrentSlowHashes).
 	ErrUnavailable = errors.New("apikey: key store unavailable")
+
+	// ErrTooManyLookups reports a Verify refused at once because
+	// VerifierConfig.MaxConcurrentLookups store look-ups were already in
+	// flight: the mark of a flood of made-up keys, or of a store that has
+	// stopped answering. It matches ErrUnavailable too.
+	ErrTooManyLookups error = &chainedError{msg: "apikey: key store unavailable: too many store look-ups in flight", parent: ErrUnavailable}
 )
 
 // chainedError is a sentinel that also matches a more general sentinel.

@@ -51,7 +51,6 @@ type call struct {
 	err  error
 }
 
-var errTooManyLookups = fmt.Errorf("%w: too many store look-ups in flight", ErrUnavailable)
 
 // get returns the entry for id if one is cached and fresh at now: the hot
 // path, one read lock.
@@ -84,7 +83,7 @@ func (c *recordCache) lookup(ctx context.Context, id string, now time.Time) (*en
 	if cl == nil {
 		if c.max > 0 && c.inflight >= c.max {
 			c.mu.Unlock()
-			return nil, errTooManyLookups
+			return nil, ErrTooManyLookups
 		}
 		c.inflight++
 		cl = &call{done: make(chan struct{})}

@@ -150,7 +150,7 @@ func TestRecordsLookupBound(t *testing.T) {
 		}
 		synctest.Wait() // the three look-ups are in the store
 		for _, in := range []string{unknownKey(3), tok.Reveal()} {
-			if _, err := v.Verify(gone, in); !errors.Is(err, errTooManyLookups) || errors.Is(err, ErrInvalidKey) {
+			if _, err := v.Verify(gone, in); !errors.Is(err, ErrTooManyLookups) || errors.Is(err, ErrInvalidKey) {
 				t.Errorf("Verify beyond the bound = %v, want ErrUnavailable (too many look-ups)", err)
 			}
 		}

@@ -78,8 +78,10 @@ type Authenticator struct {
 	// the Throttle see. The zero value uses the TCP peer.
 	Proxies TrustedProxies
 
-	// Throttle, if set, counts invalid_api_key answers per client address
-	// and answers 429 rate_limit_exceeded, before any key look-up, to
+	// Throttle, if set, counts invalid_api_key answers per client address,
+	// and the 503s of look-ups refused because the Verifier's look-up
+	// slots are full (apikey.ErrTooManyLookups, the mark of a flood), and
+	// answers 429 rate_limit_exceeded, before any key look-up, to
 	// addresses past its limit. See AuthThrottle.
 	Throttle *AuthThrottle
 
@@ -269,7 +271,7 @@ func (a *Authenticator) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, src, f := c.authenticate(r)
 		if f != nil {
-			if f.invalid {
+			if f.invalid || f.counted {
 				c.countFailure(r, f)
 			}
 			c.report(r, f)
@@ -295,6 +297,7 @@ type failure struct {
 	cause   error            // the internal reason, or nil
 	key     *apikey.Key      // the refused key, when its secret matched
 	invalid bool             // an invalid_api_key answer, which the Throttle counts
+	counted bool             // another answer the Throttle counts: a look-up refused for want of slots
 }
 
 var errThrottled = errors.New("middleware: too many failed authentications from this address")
@@ -325,6 +328,10 @@ func (c *authenticator) authenticate(r *http.Request) (*apikey.Key, Source, *fai
 	key, err := c.Verifier.Verify(r.Context(), presented)
 	if err != nil {
 		switch {
+		case errors.Is(err, apikey.ErrTooManyLookups):
+			// The mark of a flood of made-up keys: it counts toward the
+			// address's throttle as a guess does.
+			return nil, 0, &failure{err: apierrors.NewServiceUnavailable(unavailableRetryAfter), cause: err, counted: true}
 		case errors.Is(err, apikey.ErrUnavailable):
 			return nil, 0, &failure{err: apierrors.NewServiceUnavailable(unavailableRetryAfter), cause: err}
 		case errors.Is(err, apikey.ErrInvalidKey):

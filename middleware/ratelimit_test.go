@@ -356,6 +356,40 @@ func TestAuthThrottle(t *testing.T) {
 	}
 }
 
+// busyVerifier refuses every key as a Verifier whose look-up slots are all
+// taken does.
+type busyVerifier struct{}
+
+func (busyVerifier) Verify(context.Context, string) (*apikey.Key, error) {
+	return nil, apikey.ErrTooManyLookups
+}
+
+// TestAuthThrottleCountsBusyLookups: a request refused because the
+// Verifier's look-up slots are full is the mark of a flood; it counts
+// toward the throttle of its address like an invalid key, so a flooding
+// address is soon refused before it takes a slot.
+func TestAuthThrottleCountsBusyLookups(t *testing.T) {
+	f := newFixture(t)
+	throttle := &middleware.AuthThrottle{
+		Limit: ratelimit.MustParsePolicy("3/minute")[0],
+		Store: ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: f.clock.Now}),
+		Now:   f.clock.Now,
+	}
+	h := quietWriter((&middleware.Authenticator{Verifier: busyVerifier{}, Throttle: throttle}).Handler(nop))
+	var codes []int
+	for range 4 {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = "203.0.113.9:4000"
+		r.Header.Set("Authorization", "Bearer "+f.keys["secret"])
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		codes = append(codes, w.Code)
+	}
+	if diff := cmp.Diff([]int{503, 503, 503, 429}, codes); diff != "" {
+		t.Errorf("look-ups refused for want of slots (-want +got):\n%s", diff)
+	}
+}
+
 // TestAuthThrottleZeroValue: the zero AuthThrottle allows 100 failures a
 // minute per address; an invalid Limit panics when the Authenticator's
 // Handler is built, not on some later request.

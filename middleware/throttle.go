@@ -12,8 +12,9 @@ import (
 )
 
 // AuthThrottle slows down key guessing. It counts the invalid_api_key
-// answers each client address receives in a token bucket; once a failure
-// has emptied the bucket, every request from that address, valid keys
+// answers each client address receives (and the 503s of look-ups refused
+// for want of slots, see Authenticator.Throttle) in a token bucket; once a
+// failure has emptied the bucket, every request from that address, valid keys
 // included, gets 429 rate_limit_exceeded with Retry-After before its key is
 // looked up, until the bucket holds a token again. With a limit of
 // 100/minute, the 100th invalid key is answered 401 and the next request

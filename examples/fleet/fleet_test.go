@@ -158,12 +158,23 @@ func TestRedisDownFailsClosed(t *testing.T) {
 // TestRedisDownFailOpen: the other choice, the service's default. With
 // Redis down each replica applies the policy on its own, with the
 // RateLimit headers: 5 a minute per replica, then 429.
+//
+// Credits and idempotency keys, in Redis too, fail closed whatever the
+// rate limit does: a metered request and a write with an Idempotency-Key
+// get 503 and change nothing.
 func TestRedisDownFailOpen(t *testing.T) {
 	f := newFleet(t, func(cfg *service.Config) { cfg.RateLimitFailClosed = false })
 	if c, _ := f.me(t, 0); c != 200 {
 		t.Fatalf("before the outage: %d", c)
 	}
+	free := f.createKeyWith(t, 0, `{"name":"free","tier":"free"}`)
 	f.redis.Kill()
+	if c := f.get(t, 1, "/v1/monitors", free); c != http.StatusServiceUnavailable {
+		t.Errorf("a metered request with the credits store down: %d, want 503", c)
+	}
+	if c := f.post(t, 1, free, "/v1/monitors", `{"name":"m","url":"https://example.com/"}`, "retry-1"); c != http.StatusServiceUnavailable {
+		t.Errorf("a write with an Idempotency-Key, its store down: %d, want 503", c)
+	}
 	for i := range 2 {
 		var codes []int
 		for range 6 {
@@ -222,7 +233,30 @@ func TestHungKeyStore(t *testing.T) {
 // createKey creates a read-write key on replica i with the admin key.
 func (f *fleet) createKey(t *testing.T, i int) string {
 	t.Helper()
-	req, _ := http.NewRequest("POST", f.replicas[i].URL+"/v1/keys", strings.NewReader(`{"name":"k"}`))
+	return f.createKeyWith(t, i, `{"name":"k"}`)
+}
+
+// post sends a POST with an Idempotency-Key to replica i, and returns the
+// status.
+func (f *fleet) post(t *testing.T, i int, key, path, body, idemKey string) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", f.replicas[i].URL+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", idemKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// createKeyWith creates a key on replica i with the admin key.
+func (f *fleet) createKeyWith(t *testing.T, i int, body string) string {
+	t.Helper()
+	req, _ := http.NewRequest("POST", f.replicas[i].URL+"/v1/keys", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+f.admin)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -249,4 +283,27 @@ func (f *fleet) get(t *testing.T, i int, path, key string) int {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestAuthFailuresShared: failed authentications are counted across the
+// fleet: 3 a minute per address means 3 guesses on either replica, then
+// 429 on both, valid keys included.
+func TestAuthFailuresShared(t *testing.T) {
+	f := newFleet(t, func(cfg *service.Config) { cfg.AuthFailureRate = ratelimit.PerMinute(3) })
+	guess, err := apikey.Format{}.Generate(rand.Reader, apikey.SecretKey, apikey.Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []int
+	for i := range 4 {
+		codes = append(codes, f.get(t, i%2, "/v1/me", guess.Reveal()))
+	}
+	if want := []int{401, 401, 401, 429}; !slices.Equal(codes, want) {
+		t.Errorf("guesses alternating between replicas: %v, want %v", codes, want)
+	}
+	for i := range 2 {
+		if c := f.get(t, i, "/v1/me", f.admin); c != http.StatusTooManyRequests {
+			t.Errorf("a valid key from the blocked address on replica %d: %d, want 429", i, c)
+		}
+	}
 }

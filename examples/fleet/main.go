@@ -13,16 +13,18 @@
 // on one is honoured by the others at once, through PostgreSQL's change
 // announcements (apikey/sqlstore/pgfeed), and within -key-cache-ttl while
 // a replica's feed is down; per-key rate limits and each account's
-// credits are shared exactly, and a write retried with its
-// Idempotency-Key on another replica gets the first answer (the
-// failed-authentication throttle, -auth-failure-rate, stays per replica).
+// credits are shared exactly, a write retried with its Idempotency-Key on
+// another replica gets the first answer, and -auth-failure-rate counts
+// failures across the fleet.
 // GATEKEY_ADMIN_KEY is required: with a shared store, generating an admin
 // key at every start would leave one more read-write key behind each time.
 // If Redis fails, requests fail closed with 503 after a bounded wait (the
 // redisstore packages' Timeout), whose rate limit, credits and idempotency
 // keys live there: no replica serves unlimited, unmetered or unprotected
-// writes meanwhile (fleet_test.go kills Redis to show it). demo.sh shows
-// the fleet at work.
+// writes meanwhile (fleet_test.go kills Redis to show it). Failed
+// authentications are counted in Redis too, across the fleet, and the
+// PostgreSQL and Redis pools are bounded (20 and 40 connections per
+// replica). demo.sh shows the fleet at work.
 package main
 
 import (
@@ -74,6 +76,12 @@ func sharedStores(ctx context.Context) service.Hook {
 	}
 }
 
+// The pools' bounds, per replica.
+const (
+	maxDBConns    = 20
+	maxRedisConns = 40
+)
+
 // useSharedStores plugs into cfg the fleet's stores: key records in the
 // PostgreSQL database dsn names, with its change feed, and rate limits,
 // credits and idempotency keys in the Redis at addr. The fleet fails
@@ -85,6 +93,12 @@ func useSharedStores(ctx context.Context, cfg *service.Config, dsn, addr string)
 	if err != nil {
 		return nil, err
 	}
+	// Bounded pools: a flood of made-up keys queues for a connection (the
+	// Verifier's LookupTimeout and MaxConcurrentLookups bound the wait)
+	// rather than opening connections until PostgreSQL refuses them. One
+	// more connection is the change feed's.
+	db.SetMaxOpenConns(maxDBConns + 1)
+	db.SetMaxIdleConns(maxDBConns + 1)
 	if err := sqlstore.ApplySchema(ctx, db, sqlstore.Postgres); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("applying the key schema: %w", err)
@@ -94,7 +108,7 @@ func useSharedStores(ctx context.Context, cfg *service.Config, dsn, addr string)
 		db.Close()
 		return nil, err
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, PoolSize: maxRedisConns})
 	closeAll := func() { rdb.Close(); db.Close() }
 	limits, err := redisstore.New(rdb, redisstore.Config{})
 	if err != nil {
@@ -113,6 +127,7 @@ func useSharedStores(ctx context.Context, cfg *service.Config, dsn, addr string)
 	}
 	cfg.Keys, cfg.Limits, cfg.Credits, cfg.Idempotency = keys, limits, balances, answers
 	cfg.RateLimitFailClosed = true
+	cfg.AuthFailures = limits // failed authentications counted across the fleet
 	// Key changes made by other replicas take effect here at once.
 	cfg.KeyChanges = func(ctx context.Context, inv apikey.Invalidator) error {
 		return pgfeed.Watch(ctx, db, inv, pgfeed.Config{Logger: cfg.Logger})

@@ -25,12 +25,18 @@ import (
 type Config struct {
 	Rate            ratelimit.Policy // the limits of every key of the admin account
 	Tiers           []Tier           // the plans an account can have; nil: DefaultTiers
-	AuthFailureRate ratelimit.Limit  // failed authentications per client address, counted per process; zero: 100/minute
+	AuthFailureRate ratelimit.Limit  // failed authentications per client address, counted in AuthFailures; zero: 100/minute
 	RequireTLS      bool
 	TrustedProxies  middleware.TrustedProxies
 	ErrorEncoding   apierrors.Encoding
 	CORSOrigins     []string
 	AdminKey        string // GATEKEY_ADMIN_KEY; empty: generate an sk_test_ key
+
+	// AuthFailures counts failed authentications per client address (the
+	// AuthFailureRate throttle). Nil means in memory, per process, so that
+	// N replicas allow N times the rate; a fleet shares its rate-limit
+	// store (Limits), whose keys the throttle's never collide with.
+	AuthFailures ratelimit.Store
 
 	// RateLimitFailClosed answers 503 while the rate-limit store fails. By
 	// default each replica then limits on its own (middleware.RateLimiter's
@@ -94,6 +100,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Limits == nil {
 		cfg.Limits = ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: cfg.Now})
+	}
+	if cfg.AuthFailures == nil {
+		cfg.AuthFailures = ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: cfg.Now})
 	}
 	if cfg.Tiers == nil {
 		var err error
@@ -214,7 +223,7 @@ func (s *Service) routes() http.Handler {
 			Verifier: s.mgr,
 			Throttle: &middleware.AuthThrottle{
 				Limit: s.cfg.AuthFailureRate,
-				Store: ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: s.cfg.Now}),
+				Store: s.cfg.AuthFailures,
 				Now:   s.cfg.Now,
 			},
 			OnSuccess: noteKey,
