@@ -51,7 +51,6 @@ type call struct {
 	err  error
 }
 
-
 // get returns the entry for id if one is cached and fresh at now: the hot
 // path, one read lock.
 func (c *recordCache) get(id string, now time.Time) *entry {
