@@ -21,6 +21,7 @@ import (
 	"github.com/gatekey/gatekey/apikey"
 	"github.com/gatekey/gatekey/examples/server/service"
 	"github.com/gatekey/gatekey/internal/testserver"
+	"github.com/gatekey/gatekey/middleware"
 	"github.com/gatekey/gatekey/ratelimit"
 )
 
@@ -306,4 +307,89 @@ func TestAuthFailuresShared(t *testing.T) {
 			t.Errorf("a valid key from the blocked address on replica %d: %d, want 429", i, c)
 		}
 	}
+}
+
+// TestFloodOfMadeUpKeys: 200 clients send well-formed keys that exist
+// nowhere (valid checksums, random ids: every one a store look-up) from
+// 250 addresses, while genuine keys are used from another address: the
+// cached ones, and 40 that the replica has never seen, each needing a
+// look-up of its own. Every genuine request succeeds: the bounded pool
+// makes look-ups queue instead of exhausting PostgreSQL's connections,
+// and the throttle soon refuses the flooding addresses before their
+// look-ups.
+func TestFloodOfMadeUpKeys(t *testing.T) {
+	proxies, err := middleware.ParseTrustedProxies("127.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFleet(t, func(cfg *service.Config) {
+		cfg.TrustedProxies = proxies
+		cfg.AuthFailureRate = ratelimit.PerMinute(5)
+		cfg.Rate = ratelimit.MustParsePolicy("100000/minute")
+	})
+	const genuine = 40
+	keys := make([]string, genuine)
+	for i := range keys {
+		keys[i] = f.createKey(t, 0) // made on A: B has never seen them
+	}
+	from := func(key, addr string) int {
+		req, _ := http.NewRequest("GET", f.replicas[1].URL+"/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("X-Forwarded-For", addr)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if c := from(f.admin, "192.0.2.1"); c != 200 { // cached on B from now on
+		t.Fatalf("admin on B: %d", c)
+	}
+
+	const clients, perClient = 200, 10
+	var sent, refused atomic.Int64
+	started := make(chan struct{})
+	var flood sync.WaitGroup
+	for c := range clients {
+		flood.Go(func() {
+			for i := range perClient {
+				tok, err := apikey.Format{}.Generate(rand.Reader, apikey.SecretKey, apikey.Test)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				n := c*perClient + i
+				code := from(tok.Reveal(), fmt.Sprintf("10.0.0.%d", n%250+1))
+				if code != 401 && code != 429 {
+					refused.Add(1)
+				}
+				if sent.Add(1) == clients {
+					close(started)
+				}
+			}
+		})
+	}
+	<-started // the flood is under way
+	var failed []int
+	var mu sync.Mutex
+	var users sync.WaitGroup
+	for i := range genuine {
+		users.Go(func() {
+			for _, k := range []string{keys[i], f.admin} {
+				if c := from(k, "192.0.2.1"); c != 200 {
+					mu.Lock()
+					failed = append(failed, c)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	users.Wait()
+	flood.Wait()
+	if len(failed) > 0 {
+		t.Errorf("%d of %d genuine requests during the flood failed: %v", len(failed), 2*genuine, failed)
+	}
+	t.Logf("flood: %d made-up keys, %d answered other than 401 or 429", sent.Load(), refused.Load())
 }
