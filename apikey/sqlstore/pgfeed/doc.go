@@ -32,7 +32,8 @@
 // property of a session), so size the pool for it. It needs the pgx
 // driver (github.com/jackc/pgx/v5/stdlib), and a direct connection to
 // PostgreSQL: LISTEN does not work through a transaction-pooling proxy
-// such as PgBouncer. The channel is "<schema>.gatekey_api_keys", the
+// such as PgBouncer. The channel is "<schema>.gatekey_api_keys" (with
+// the md5 of the schema's name for a name too long for a channel), the
 // schema being the one the table is found in through db's search_path,
 // so that stores kept apart in schemas of one database do not hear each
 // other.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatekey/gatekey/apikey"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Config configures Watch. The zero value is a working configuration.
@@ -102,12 +103,19 @@ func listen(ctx context.Context, db *sql.DB, inv apikey.Invalidator, subscribed 
 			return &fatalError{fmt.Errorf("pgfeed: Watch needs the pgx driver (github.com/jackc/pgx/v5/stdlib), not %T", dc)}
 		}
 		pc := c.Conn()
-		var channel string
-		err := pc.QueryRow(ctx, `SELECT n.nspname || '.gatekey_api_keys'
+		var schema, channel string
+		err := pc.QueryRow(ctx, `SELECT n.nspname
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.oid = to_regclass('gatekey_api_keys')`).Scan(&channel)
+WHERE c.oid = to_regclass('gatekey_api_keys')`).Scan(&schema)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return &fatalError{errors.New("pgfeed: no gatekey_api_keys table on the search_path (apply sqlstore's schema first)")}
+		}
+		if err != nil {
+			return badConn(err)
+		}
+		err = pc.QueryRow(ctx, "SELECT gatekey_api_keys_channel($1)", schema).Scan(&channel)
+		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "42883" { // undefined_function
+			return &fatalError{errors.New("pgfeed: the gatekey_api_keys table has no change announcements (apply sqlstore's current schema)")}
 		}
 		if err != nil {
 			return badConn(err)

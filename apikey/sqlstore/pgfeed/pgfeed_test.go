@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -32,19 +33,24 @@ var schemas atomic.Int64
 // schema applied: n replicas sharing one database.
 func replicaDBs(t *testing.T, srv *testserver.Postgres, n int) []*sql.DB {
 	t.Helper()
-	schema := fmt.Sprintf("feed%d", schemas.Add(1))
+	return replicaDBsIn(t, srv, n, fmt.Sprintf("feed%d", schemas.Add(1)))
+}
+
+// replicaDBsIn is replicaDBs in the schema of the given name.
+func replicaDBsIn(t *testing.T, srv *testserver.Postgres, n int, schema string) []*sql.DB {
+	t.Helper()
 	admin, err := sql.Open("pgx", srv.DSN())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer admin.Close()
 	// An identifier made by the test, never a value.
-	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
+	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+quoteIdent(schema)); err != nil {
 		t.Fatal(err)
 	}
 	dbs := make([]*sql.DB, n)
 	for i := range dbs {
-		db, err := sql.Open("pgx", srv.DSN("search_path="+schema))
+		db, err := sql.Open("pgx", srv.DSN("search_path="+url.QueryEscape(quoteIdent(schema))))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,6 +235,40 @@ func TestRevocationReachesReplica(t *testing.T) {
 			if _, err := verB.Verify(ctx, tok.Reveal()); !errors.Is(err, tt.want) {
 				t.Errorf("B after %s on A: Verify = %v, want %v", tt.name, err, tt.want)
 			}
+		})
+	}
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// TestOddSchemaNames: a schema whose name is about as long as PostgreSQL
+// allows (a channel named after it would be too long) announces and is
+// heard, and its changes still commit; so does one that fits.
+func TestOddSchemaNames(t *testing.T) {
+	srv := testserver.SharedPostgres(t)
+	for _, name := range []string{
+		fmt.Sprintf("s%d_%s", schemas.Add(1), strings.Repeat("x", 55)),
+		fmt.Sprintf("s%d_%s", schemas.Add(1), strings.Repeat("y", 40)),
+	} {
+		t.Run(fmt.Sprint(len(name)), func(t *testing.T) {
+			dbs := replicaDBsIn(t, srv, 2, name)
+			store, _ := sqlstore.New(dbs[0], sqlstore.Postgres)
+			mgr, err := apikey.NewManager(store, apikey.ManagerConfig{Verifier: apikey.VerifierConfig{LastUsedInterval: -1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer mgr.Close()
+			r := newRecorder(nil)
+			watch(t, dbs[1], r)
+			r.wantAll(t)
+			tok, _, err := mgr.Create(t.Context(), apikey.CreateParams{Name: "k", Type: apikey.SecretKey, Environment: apikey.Live})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := mgr.Revoke(t.Context(), tok.ID()); err != nil {
+				t.Fatalf("Revoke in schema %q: %v", name, err)
+			}
+			r.wantID(t, tok.ID())
 		})
 	}
 }

@@ -37,17 +37,28 @@ CREATE INDEX IF NOT EXISTS gatekey_api_keys_environment_created_idx
     ON gatekey_api_keys (environment, created_at, id);
 
 -- Every change of a record but for its last use, and every deletion, is
--- announced on the channel "<schema>.gatekey_api_keys" with the key's id as
--- payload, by the transaction that makes it (PostgreSQL delivers it at
--- commit), so that replicas listening (package pgfeed) drop what they
--- cached. Batched last-use writes (TouchKeys) announce nothing.
+-- announced on the channel gatekey_api_keys_channel(<schema>) with the
+-- key's id as payload, by the transaction that makes it (PostgreSQL
+-- delivers it at commit), so that replicas listening (package pgfeed)
+-- drop what they cached. Batched last-use writes (TouchKeys) announce
+-- nothing.
+--
+-- The channel is "<schema>.gatekey_api_keys", or, for a schema whose name
+-- would make it longer than a channel may be (63 bytes), the same with
+-- the md5 of the schema's name in its place.
+CREATE OR REPLACE FUNCTION gatekey_api_keys_channel(schema_name text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN octet_length(schema_name) <= 46 THEN schema_name || '.gatekey_api_keys'
+                ELSE md5(schema_name) || '.gatekey_api_keys' END
+$$;
+
 CREATE OR REPLACE FUNCTION gatekey_api_keys_announce() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
-        PERFORM pg_notify(TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, OLD.id);
+        PERFORM pg_notify(gatekey_api_keys_channel(TG_TABLE_SCHEMA), OLD.id);
     ELSE
-        PERFORM pg_notify(TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, NEW.id);
+        PERFORM pg_notify(gatekey_api_keys_channel(TG_TABLE_SCHEMA), NEW.id);
     END IF;
     RETURN NULL;
 END
