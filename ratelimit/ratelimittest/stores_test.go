@@ -203,7 +203,7 @@ func TestWithRateLimiter(t *testing.T) {
 		{"AlwaysAllow", middleware.RateLimiter{Store: ratelimittest.AlwaysAllow{}}, 200, "", `"5-per-minute";r=4;t=12`},
 		{"AlwaysDeny", middleware.RateLimiter{Store: ratelimittest.AlwaysDeny{RetryAfter: 30 * time.Second}}, 429, "30", `"5-per-minute";r=0;t=60`},
 		{"AlwaysDeny, zero", middleware.RateLimiter{Store: ratelimittest.AlwaysDeny{}}, 429, "12", `"5-per-minute";r=0;t=60`},
-		{"Failing, fail open", middleware.RateLimiter{Store: ratelimittest.Failing{}}, 200, "", ""},
+		{"Failing, fail open", middleware.RateLimiter{Store: ratelimittest.Failing{}}, 200, "", `"5-per-minute";r=4;t=12`}, // decided by the Fallback
 		{"Failing, fail closed", middleware.RateLimiter{Store: ratelimittest.Failing{}, FailClosed: true}, 503, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -131,20 +131,18 @@ func (l *logLines) Write(p []byte) (int, error) {
 // waitFor waits until a line contains s.
 func (l *logLines) waitFor(t *testing.T, s string) {
 	t.Helper()
+	l.waitForN(t, s, 1)
+}
+
+// waitForN waits until n lines contain s.
+func (l *logLines) waitForN(t *testing.T, s string, n int) {
+	t.Helper()
 	deadline := time.After(20 * time.Second)
-	for {
-		l.mu.Lock()
-		for _, line := range l.lines {
-			if strings.Contains(line, s) {
-				l.mu.Unlock()
-				return
-			}
-		}
-		l.mu.Unlock()
+	for l.count(s) < n {
 		select {
 		case <-l.added:
 		case <-deadline:
-			t.Fatalf("no log line with %q within 20s", s)
+			t.Fatalf("%d log lines with %q within 20s, want %d", l.count(s), s, n)
 		}
 	}
 }
@@ -334,9 +332,7 @@ WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid() AND datname = current_da
 		r.wantAll(t) // listening again, with the cache dropped
 	}
 	logs.waitFor(t, "key change feed lost")
-	if n := logs.count("key change feed subscribed"); n < 3 {
-		t.Errorf("%d subscribed lines, want 3 (start and after each loss)", n)
-	}
+	logs.waitForN(t, "key change feed subscribed", 3) // at the start and after each loss
 	ctx := t.Context()
 	tok, _, _ := mgr.Create(ctx, apikey.CreateParams{Name: "after", Type: apikey.SecretKey, Environment: apikey.Live})
 	if _, err := mgr.Revoke(ctx, tok.ID()); err != nil {
