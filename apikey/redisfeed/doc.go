@@ -22,9 +22,11 @@
 //		...
 //	}()
 //
-// The wrapper publishes a record's id after every successful UpdateKey,
-// through which Manager's Revoke, Disable, Enable and Roll go, and not
-// after TouchKeys, which records last use. A change made otherwise (by
+// The wrapper publishes a record's id after every UpdateKey that may have
+// stored a change (all but those that fail with apikey.ErrNotFound, since
+// a failure may come after the commit), through which Manager's Revoke,
+// Disable, Enable and Roll go, and not after TouchKeys, which records
+// last use. A change made otherwise (by
 // hand, by another program) is announced only if that program calls
 // Feed.Publish once the change is stored; unannounced, it takes effect
 // within the CacheTTL, as it does without a feed.

@@ -152,7 +152,8 @@ func (f *Feed) Publish(ctx context.Context, id string) error {
 	return nil
 }
 
-// Store returns s wrapped so that every successful UpdateKey is published
+// Store returns s wrapped so that every UpdateKey that may have stored a
+// change (all but those that fail with apikey.ErrNotFound) is published
 // (Publish) once it has returned: Manager's Revoke, Disable, Enable and
 // Roll all change records through UpdateKey. The other methods (LookupKey,
 // CreateKey, ListKeys, and TouchKeys, which only records last use) pass
@@ -160,7 +161,8 @@ func (f *Feed) Publish(ctx context.Context, id string) error {
 // apikey.NewManager on every replica. Store(nil) returns nil.
 //
 // A change that cannot be published stands (the stored record is the
-// truth): UpdateKey logs a warning and returns nil, and other replicas
+// truth): UpdateKey logs a warning and returns the store's answer, and
+// other replicas
 // see the change within their key cache TTL. The Publish is bounded by
 // Config.Timeout, and then made even if the caller's context is cancelled
 // once the change is stored (with a negative Timeout it honours the
@@ -199,11 +201,15 @@ func (s *store) TouchKeys(ctx context.Context, lastUsed map[string]time.Time) er
 }
 
 func (s *store) UpdateKey(ctx context.Context, k *apikey.Key) error {
-	if err := s.s.UpdateKey(ctx, k); err != nil {
-		return err
+	uerr := s.s.UpdateKey(ctx, k)
+	if errors.Is(uerr, apikey.ErrNotFound) || k == nil {
+		return uerr
 	}
+	// Any other failure may have come after the change was stored (a
+	// timeout, a connection lost after the commit): announce it anyway. A
+	// message is only a hint, so one too many costs a read.
 	if s.f.timeout > 0 {
-		ctx = context.WithoutCancel(ctx) // the change is stored: announce it
+		ctx = context.WithoutCancel(ctx) // the change may be stored: announce it
 	}
 	if err := s.f.Publish(ctx, k.ID); err != nil {
 		attrs := []slog.Attr{slog.String("channel", s.f.channel), slog.String("error", err.Error())}
@@ -213,7 +219,7 @@ func (s *store) UpdateKey(ctx context.Context, k *apikey.Key) error {
 		s.f.log.LogAttrs(ctx, slog.LevelWarn,
 			"gatekey: key change not published; other replicas see the change within their key cache TTL", attrs...)
 	}
-	return nil
+	return uerr
 }
 
 // Watch listens on the channel and drops what inv (a replica's Verifier)

@@ -24,7 +24,9 @@
 // falls between. While it is not listening, cached records expire within
 // the Verifier's CacheTTL, as they do without a feed. Watch logs both
 // transitions, once each: "gatekey: key change feed subscribed" (Info)
-// and "gatekey: key change feed lost; …" (Warn).
+// and "gatekey: key change feed lost; …" (Warn). A connection that goes
+// silent (a partition, a hung server) is found by a ping after
+// Config.Quiet without announcements.
 //
 // # Connections
 //

@@ -25,15 +25,22 @@ type Config struct {
 	// again after the connection is lost: it starts at MinBackoff and
 	// doubles up to MaxBackoff. 0 means 100ms and 5s.
 	MinBackoff, MaxBackoff time.Duration
+
+	// Quiet is how long Watch waits for an announcement before it asks the
+	// server whether it is still there (a ping), and how long it waits for
+	// the answer: a connection that has gone silent (a partition, a hung
+	// server) is found lost within twice Quiet. 0 means 5s.
+	Quiet time.Duration
 }
 
 // Watch listens for the changes announced for the sqlstore table that db
 // reaches, and calls inv.Invalidate for each changed id, until ctx is
 // done; then it returns nil. It calls inv.InvalidateAll each time it
-// starts listening, the first time included (see the package doc). A lost
-// connection is logged and retried with backoff. It returns an error at
-// once, without retrying, if db's driver is not pgx or the table does not
-// exist.
+// starts listening, the first time included (see the package doc), and
+// when the table is truncated. A lost connection is logged and retried
+// with backoff, and so is a table that does not exist yet, or predates
+// the announcements (a replica started before its migration). It returns
+// an error at once, without retrying, if db's driver is not pgx.
 func Watch(ctx context.Context, db *sql.DB, inv apikey.Invalidator, cfg Config) error {
 	if db == nil || inv == nil {
 		return errors.New("pgfeed: Watch needs a database and an Invalidator")
@@ -51,10 +58,15 @@ func Watch(ctx context.Context, db *sql.DB, inv apikey.Invalidator, cfg Config) 
 	}
 	maxWait = max(maxWait, minWait)
 
+	quiet := cfg.Quiet
+	if quiet <= 0 {
+		quiet = 5 * time.Second
+	}
+
 	wait := minWait
 	lost := false // logged the current outage already
 	for {
-		subscribed, err := listen(ctx, db, inv, func(channel string) {
+		subscribed, err := listen(ctx, db, inv, quiet, func(channel string) {
 			logger.LogAttrs(ctx, slog.LevelInfo, "gatekey: key change feed subscribed", slog.String("channel", channel))
 			lost, wait = false, minWait
 		})
@@ -90,7 +102,7 @@ func (e *fatalError) Error() string { return e.err.Error() }
 // everything inv cached, and passes the ids announced to inv until the
 // connection fails or ctx is done. It reports whether it got as far as
 // listening.
-func listen(ctx context.Context, db *sql.DB, inv apikey.Invalidator, subscribed func(channel string)) (bool, error) {
+func listen(ctx context.Context, db *sql.DB, inv apikey.Invalidator, quiet time.Duration, subscribed func(channel string)) (bool, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return false, err
@@ -108,14 +120,15 @@ func listen(ctx context.Context, db *sql.DB, inv apikey.Invalidator, subscribed 
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = to_regclass('gatekey_api_keys')`).Scan(&schema)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return &fatalError{errors.New("pgfeed: no gatekey_api_keys table on the search_path (apply sqlstore's schema first)")}
+			// Perhaps the replica started before the migration: retry.
+			return errors.New("pgfeed: no gatekey_api_keys table on the search_path (apply sqlstore's schema)")
 		}
 		if err != nil {
 			return badConn(err)
 		}
 		err = pc.QueryRow(ctx, "SELECT gatekey_api_keys_channel($1)", schema).Scan(&channel)
 		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "42883" { // undefined_function
-			return &fatalError{errors.New("pgfeed: the gatekey_api_keys table has no change announcements (apply sqlstore's current schema)")}
+			return errors.New("pgfeed: the gatekey_api_keys table has no change announcements (apply sqlstore's current schema)")
 		}
 		if err != nil {
 			return badConn(err)
@@ -128,11 +141,30 @@ WHERE c.oid = to_regclass('gatekey_api_keys')`).Scan(&schema)
 		inv.InvalidateAll()
 		subscribed(channel)
 		for {
-			n, err := pc.WaitForNotification(ctx)
+			wctx, cancel := context.WithTimeout(ctx, quiet)
+			n, err := pc.WaitForNotification(wctx)
+			cancel()
+			if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				// Quiet for a while: is the server still there? (The
+				// connection stays usable after a wait that timed out, and
+				// announcements that arrive meanwhile are kept for the next
+				// wait.)
+				pctx, cancel := context.WithTimeout(ctx, quiet)
+				err = pc.Ping(pctx)
+				cancel()
+				if err == nil {
+					continue
+				}
+				return badConn(fmt.Errorf("pgfeed: the server did not answer a ping within %v: %w", quiet, err))
+			}
 			if err != nil {
 				return badConn(err)
 			}
-			if n.Channel == channel && plausibleID(n.Payload) {
+			switch {
+			case n.Channel != channel:
+			case n.Payload == "": // a TRUNCATE: every key
+				inv.InvalidateAll()
+			case plausibleID(n.Payload):
 				inv.Invalidate(n.Payload)
 			}
 		}

@@ -36,9 +36,9 @@ CREATE INDEX IF NOT EXISTS gatekey_api_keys_owner_created_idx
 CREATE INDEX IF NOT EXISTS gatekey_api_keys_environment_created_idx
     ON gatekey_api_keys (environment, created_at, id);
 
--- Every change of a record but for its last use, and every deletion, is
--- announced on the channel gatekey_api_keys_channel(<schema>) with the
--- key's id as payload, by the transaction that makes it (PostgreSQL
+-- Every change of a record but for its last use, every deletion and every
+-- TRUNCATE is announced on the channel gatekey_api_keys_channel(<schema>)
+-- with the key's id as payload, by the transaction that makes it (PostgreSQL
 -- delivers it at commit), so that replicas listening (package pgfeed)
 -- drop what they cached. Batched last-use writes (TouchKeys) announce
 -- nothing.
@@ -52,13 +52,25 @@ LANGUAGE sql IMMUTABLE AS $$
                 ELSE md5(schema_name) || '.gatekey_api_keys' END
 $$;
 
+-- A deletion, or a change of the id itself, announces the old id; a
+-- TRUNCATE announces the empty payload, which means every key. The
+-- function keeps the search_path it was created with, so that a change
+-- made from a session whose search_path does not hold the table's schema
+-- (a schema-qualified UPDATE in psql) still finds gatekey_api_keys_channel.
 CREATE OR REPLACE FUNCTION gatekey_api_keys_announce() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    channel text := gatekey_api_keys_channel(TG_TABLE_SCHEMA);
 BEGIN
-    IF TG_OP = 'DELETE' THEN
-        PERFORM pg_notify(gatekey_api_keys_channel(TG_TABLE_SCHEMA), OLD.id);
+    IF TG_OP = 'TRUNCATE' THEN
+        PERFORM pg_notify(channel, '');
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM pg_notify(channel, OLD.id);
     ELSE
-        PERFORM pg_notify(gatekey_api_keys_channel(TG_TABLE_SCHEMA), NEW.id);
+        PERFORM pg_notify(channel, NEW.id);
+        IF OLD.id IS DISTINCT FROM NEW.id THEN
+            PERFORM pg_notify(channel, OLD.id);
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -77,6 +89,12 @@ BEGIN
                    WHERE tgrelid = 'gatekey_api_keys'::regclass AND tgname = 'gatekey_api_keys_deleted') THEN
         CREATE TRIGGER gatekey_api_keys_deleted
             AFTER DELETE ON gatekey_api_keys FOR EACH ROW
+            EXECUTE PROCEDURE gatekey_api_keys_announce();
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                   WHERE tgrelid = 'gatekey_api_keys'::regclass AND tgname = 'gatekey_api_keys_truncated') THEN
+        CREATE TRIGGER gatekey_api_keys_truncated
+            AFTER TRUNCATE ON gatekey_api_keys FOR EACH STATEMENT
             EXECUTE PROCEDURE gatekey_api_keys_announce();
     END IF;
 END
