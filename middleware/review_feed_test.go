@@ -8,30 +8,12 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 
 	"github.com/gatekey/gatekey/apikey"
 	"github.com/gatekey/gatekey/middleware"
 	"github.com/gatekey/gatekey/ratelimit"
 )
-
-// hangOn is a store whose look-ups of one id hang until released.
-type hangOn struct {
-	apikey.Store
-	id      string
-	started chan struct{}
-	release chan struct{}
-	once    sync.Once
-}
-
-func (s *hangOn) LookupKey(ctx context.Context, id string) (*apikey.Key, error) {
-	if id == s.id {
-		s.once.Do(func() { close(s.started) })
-		<-s.release
-	}
-	return s.Store.LookupKey(ctx, id)
-}
 
 func reviewRequest(h http.Handler, addr, key string) int {
 	r := httptest.NewRequest("GET", "/", nil)
