@@ -138,6 +138,17 @@ func canonicalPrefix(p netip.Prefix) netip.Prefix {
 // HasScope reports whether s is one of k's Scopes.
 func (k *Key) HasScope(s string) bool { return slices.Contains(k.Scopes, s) }
 
+// Account returns the account the key belongs to, under which what is
+// kept per account (credits, idempotency keys) is kept: its Owner, or its
+// own ID when it has none. Manager.Roll gives the successor of a key
+// without an owner that ID as its Owner, so that the account carries over.
+func (k *Key) Account() string {
+	if k.Owner != "" {
+		return k.Owner
+	}
+	return k.ID
+}
+
 // CanWrite reports whether k may use write methods: only a secret key with
 // ReadWrite permission. A publishable key never can, whatever its record says.
 func (k *Key) CanWrite() bool { return k.Type == SecretKey && k.Permission == ReadWrite }

@@ -127,3 +127,17 @@ func TestKeyCloneAndJSON(t *testing.T) {
 		t.Errorf("JSON round trip (-want +got):\n%s", diff)
 	}
 }
+
+func TestKeyAccount(t *testing.T) {
+	for _, tt := range []struct {
+		k    Key
+		want string
+	}{
+		{Key{ID: "abc", Owner: "acct_1"}, "acct_1"},
+		{Key{ID: "abc"}, "abc"},
+	} {
+		if got := tt.k.Account(); got != tt.want {
+			t.Errorf("%+v.Account() = %q, want %q", tt.k, got, tt.want)
+		}
+	}
+}

@@ -270,8 +270,7 @@ func (m *Manager) Enable(ctx context.Context, id string) (*Key, error) {
 // that no longer works into a working one. A disabled key can be rolled;
 // the new key is disabled too.
 //
-// A key without an Owner is its own account (what is kept per account,
-// such as credits and idempotency keys, is kept under its ID); its
+// A key without an Owner is its own account (see Key.Account); its
 // successor gets that ID as its Owner, so that the account carries over.
 func (m *Manager) Roll(ctx context.Context, id string, grace time.Duration) (Token, *Key, error) {
 	m.mu.Lock()

@@ -39,8 +39,8 @@ type Credits struct {
 	// its tier, say), and false for an account that is not metered.
 	AllowanceFor func(k *apikey.Key) (credits.Allowance, bool)
 
-	// Account returns the account a key spends from. Nil means the key's
-	// Owner, or the key's own ID when it has no owner.
+	// Account returns the account a key spends from. Nil means
+	// apikey.Key.Account: the key's Owner, or its ID when it has none.
 	Account func(k *apikey.Key) string
 
 	// Store keeps the balances. Required: a credits.MemoryStore for one
@@ -120,10 +120,7 @@ func (c *Credits) account(k *apikey.Key) string {
 	if c.Account != nil {
 		return c.Account(k)
 	}
-	if k.Owner != "" {
-		return k.Owner
-	}
-	return k.ID
+	return k.Account()
 }
 
 // Spend spends cost credits of the account of r's key (which must be in

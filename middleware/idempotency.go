@@ -81,7 +81,7 @@ type Idempotency struct {
 	Required bool
 
 	// Account returns the account a key's idempotency keys belong to. Nil
-	// means the key's Owner, or the key's own ID when it has no owner.
+	// means apikey.Key.Account: the key's Owner, or its ID when it has none.
 	Account func(k *apikey.Key) string
 
 	// Logger receives store failures and answers too big to keep. Nil
@@ -133,10 +133,7 @@ func (i *Idempotency) account(k *apikey.Key) string {
 	if i.Account != nil {
 		return i.Account(k)
 	}
-	if k.Owner != "" {
-		return k.Owner
-	}
-	return k.ID
+	return k.Account()
 }
 
 // Handler returns next behind the idempotency step. Requests must carry a

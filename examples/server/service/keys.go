@@ -88,7 +88,7 @@ func (s *Service) createKey(w http.ResponseWriter, r *http.Request) error {
 		Name:        req.Name,
 		Type:        apikey.SecretKey,
 		Environment: caller.Environment,
-		Owner:       account(caller),
+		Owner:       caller.Account(),
 		Tier:        caller.Tier,
 	}
 	if req.Tier != nil {
@@ -145,7 +145,7 @@ func (s *Service) listKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	keys, err := s.mgr.List(r.Context(), apikey.ListFilter{Environment: caller.Environment, Owner: account(caller)})
+	keys, err := s.mgr.List(r.Context(), apikey.ListFilter{Environment: caller.Environment, Owner: caller.Account()})
 	if err != nil {
 		return storeError(err)
 	}
@@ -170,7 +170,7 @@ func (s *Service) findKey(r *http.Request) (*apikey.Key, *apikey.Key, error) {
 		return nil, nil, errKeyNotFound
 	}
 	k, err := s.mgr.Get(r.Context(), id)
-	if errors.Is(err, apikey.ErrNotFound) || err == nil && (k.Environment != caller.Environment || account(k) != account(caller)) {
+	if errors.Is(err, apikey.ErrNotFound) || err == nil && (k.Environment != caller.Environment || k.Account() != caller.Account()) {
 		return nil, nil, errKeyNotFound
 	}
 	if err != nil {

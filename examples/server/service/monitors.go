@@ -28,7 +28,7 @@ type monitor struct {
 
 // visibleTo reports whether k may see m.
 func (m *monitor) visibleTo(k *apikey.Key) bool {
-	return m.account == account(k) && m.env == k.Environment
+	return m.account == k.Account() && m.env == k.Environment
 }
 
 // monitorStore keeps monitors in memory.
@@ -95,7 +95,7 @@ func (s *Service) createMonitor(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.monitors.now().UTC()
 	m := &monitor{ID: "mon_" + rand.Text()[:16], Name: req.Name, URL: req.URL,
-		CreatedAt: rfc3339(now), account: account(caller), env: caller.Environment, created: now}
+		CreatedAt: rfc3339(now), account: caller.Account(), env: caller.Environment, created: now}
 	s.monitors.mu.Lock()
 	s.monitors.m[m.ID] = m
 	s.monitors.mu.Unlock()
@@ -169,7 +169,7 @@ func (s *Service) refund(r *http.Request, cost int64) {
 		return
 	}
 	if a, metered := s.allowanceFor(k); metered {
-		if _, err := s.credits.Store.Grant(r.Context(), account(k), a, cost); err != nil {
+		if _, err := s.credits.Store.Grant(r.Context(), k.Account(), a, cost); err != nil {
 			s.cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "server: credits refund failed",
 				slog.String("key_id", k.ID), slog.String("error", err.Error()))
 		}

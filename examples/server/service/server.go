@@ -128,7 +128,6 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, mgr: mgr, monitors: newMonitorStore(cfg.Now), stopFeed: func() {}}
 	s.credits = &middleware.Credits{
 		AllowanceFor: s.allowanceFor,
-		Account:      account,
 		Store:        cfg.Credits,
 	}
 	if err := s.setupAdminKey(); err != nil {
@@ -228,16 +227,13 @@ func (s *Service) routes() http.Handler {
 			},
 			OnSuccess: noteKey,
 		},
-		RateLimit: &middleware.RateLimiter{Policy: s.cfg.Rate, PolicyFor: s.policyFor, Store: s.cfg.Limits, FailClosed: s.cfg.RateLimitFailClosed},
-		Idempotency: &middleware.Idempotency{
-			Store:   s.cfg.Idempotency,
-			Account: account,
-		},
-		Credits: s.credits,
-		CORS:    &middleware.CORS{AllowedOrigins: s.cfg.CORSOrigins},
-		Errors:  apierrors.Writer{Encoding: s.cfg.ErrorEncoding},
-		Proxies: s.cfg.TrustedProxies,
-		Logger:  s.cfg.Logger,
+		RateLimit:   &middleware.RateLimiter{Policy: s.cfg.Rate, PolicyFor: s.policyFor, Store: s.cfg.Limits, FailClosed: s.cfg.RateLimitFailClosed},
+		Idempotency: &middleware.Idempotency{Store: s.cfg.Idempotency},
+		Credits:     s.credits,
+		CORS:        &middleware.CORS{AllowedOrigins: s.cfg.CORSOrigins},
+		Errors:      apierrors.Writer{Encoding: s.cfg.ErrorEncoding},
+		Proxies:     s.cfg.TrustedProxies,
+		Logger:      s.cfg.Logger,
 	}
 	if s.cfg.RequireTLS {
 		gate.TLS = &middleware.RequireTLS{}

@@ -111,16 +111,6 @@ func (s *Service) tier(name string) (Tier, bool) {
 	return Tier{}, false
 }
 
-// account returns the account of a key: its owner. (Every key the service
-// makes has one; a key registered elsewhere without one is an account of
-// its own.)
-func account(k *apikey.Key) string {
-	if k.Owner != "" {
-		return k.Owner
-	}
-	return k.ID
-}
-
 // adminAccount is the account of the admin key: no tier, not metered,
 // limited by -rate.
 const adminAccount = "acct_admin"
