@@ -190,6 +190,21 @@ func (q *requirement) serveIdem(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// routeOf returns the rules of the route next takes for r, through a
+// Router if next is one (as the Gate finds them), and false when next is
+// a Router with no route for r, which will answer 404 or 405 itself: the
+// standalone parts' way to read a route's declarations.
+func routeOf(next http.Handler, r *http.Request) (rules, bool) {
+	h := next
+	if rt, ok := next.(Router); ok {
+		var pattern string
+		if h, pattern = match(rt, r); pattern == "" {
+			return rules{}, false
+		}
+	}
+	return routeRules(h), true
+}
+
 // routeRules collects the rules of the requirements that wrap h outermost.
 func routeRules(h http.Handler) rules {
 	var q rules

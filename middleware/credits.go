@@ -227,15 +227,11 @@ func (c *Credits) Handler(next http.Handler) http.Handler {
 			apierrors.Write(w, r, apierrors.NewInternal(errNoKey))
 			return
 		}
-		h := next
-		if rt, ok := next.(Router); ok {
-			var pattern string
-			if h, pattern = match(rt, r); pattern == "" {
-				next.ServeHTTP(w, r) // no route: the Router answers 404 or 405, for free
-				return
-			}
+		q, routed := routeOf(next, r)
+		if !routed {
+			next.ServeHTTP(w, r) // no route: the Router answers 404 or 405, for free
+			return
 		}
-		q := routeRules(h)
 		if !s.serve(w, r, k, q.costOr1()) {
 			return
 		}

@@ -149,15 +149,11 @@ func (i *Idempotency) Handler(next http.Handler) http.Handler {
 			apierrors.Write(w, r, apierrors.NewInternal(errNoKey))
 			return
 		}
-		h := next
-		if rt, ok := next.(Router); ok {
-			var pattern string
-			if h, pattern = match(rt, r); pattern == "" {
-				next.ServeHTTP(w, r) // no route: the Router answers 404 or 405, and nothing is kept
-				return
-			}
+		q, routed := routeOf(next, r)
+		if !routed {
+			next.ServeHTTP(w, r) // no route: the Router answers 404 or 405, and nothing is kept
+			return
 		}
-		q := routeRules(h)
 		s.serve(w, r, k, &q, func(w http.ResponseWriter, r *http.Request) bool {
 			next.ServeHTTP(w, r)
 			st, _ := r.Context().Value(idemStateKey{}).(*idemState)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/gatekey/gatekey/apikey"
@@ -133,7 +132,7 @@ WHERE c.oid = to_regclass('gatekey_api_keys')`).Scan(&schema)
 		if err != nil {
 			return badConn(err)
 		}
-		if _, err := pc.Exec(ctx, "LISTEN "+quoteIdent(channel)); err != nil {
+		if _, err := pc.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
 			return badConn(err)
 		}
 		// Listening first, then dropping the cache: no change falls between.
@@ -175,9 +174,6 @@ WHERE c.oid = to_regclass('gatekey_api_keys')`).Scan(&schema)
 // badConn wraps err so that database/sql discards the connection, which a
 // failed or interrupted wait leaves unusable.
 func badConn(err error) error { return fmt.Errorf("%w: %w", driver.ErrBadConn, err) }
-
-// quoteIdent quotes a PostgreSQL identifier.
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // plausibleID reports whether s could be a key id: 1 to 64 visible ASCII
 // characters. Others are ignored (and never logged).
