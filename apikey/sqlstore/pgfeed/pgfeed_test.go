@@ -63,6 +63,22 @@ func replicaDBsIn(t *testing.T, srv *testserver.Postgres, n int, schema string) 
 	return dbs
 }
 
+// newManager returns a store and a Manager on db (a replica), the Manager
+// closed when the test ends.
+func newManager(t *testing.T, db *sql.DB) (*sqlstore.Store, *apikey.Manager) {
+	t.Helper()
+	store, err := sqlstore.New(db, sqlstore.Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr, err := apikey.NewManager(store, apikey.ManagerConfig{Verifier: apikey.VerifierConfig{LastUsedInterval: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mgr.Close() })
+	return store, mgr
+}
+
 // recorder is an Invalidator that passes calls on to a Verifier and
 // reports them on channels.
 type recorder struct {
@@ -250,12 +266,7 @@ func TestOddSchemaNames(t *testing.T) {
 	} {
 		t.Run(fmt.Sprint(len(name)), func(t *testing.T) {
 			dbs := replicaDBsIn(t, srv, 2, name)
-			store, _ := sqlstore.New(dbs[0], sqlstore.Postgres)
-			mgr, err := apikey.NewManager(store, apikey.ManagerConfig{Verifier: apikey.VerifierConfig{LastUsedInterval: -1}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer mgr.Close()
+			_, mgr := newManager(t, dbs[0])
 			r := newRecorder(nil)
 			watch(t, dbs[1], r)
 			r.wantAll(t)
@@ -275,12 +286,7 @@ func TestOddSchemaNames(t *testing.T) {
 func TestLastUseAnnouncesNothing(t *testing.T) {
 	srv := testserver.SharedPostgres(t)
 	dbs := replicaDBs(t, srv, 2)
-	store, _ := sqlstore.New(dbs[0], sqlstore.Postgres)
-	mgr, err := apikey.NewManager(store, apikey.ManagerConfig{Verifier: apikey.VerifierConfig{LastUsedInterval: -1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mgr.Close()
+	store, mgr := newManager(t, dbs[0])
 	r := newRecorder(nil)
 	watch(t, dbs[1], r)
 	r.wantAll(t)
@@ -308,12 +314,7 @@ func TestLastUseAnnouncesNothing(t *testing.T) {
 func TestFeedLost(t *testing.T) {
 	srv := testserver.SharedPostgres(t)
 	dbs := replicaDBs(t, srv, 2)
-	store, _ := sqlstore.New(dbs[0], sqlstore.Postgres)
-	mgr, err := apikey.NewManager(store, apikey.ManagerConfig{Verifier: apikey.VerifierConfig{LastUsedInterval: -1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mgr.Close()
+	_, mgr := newManager(t, dbs[0])
 	r := newRecorder(nil)
 	logs := watch(t, dbs[1], r)
 	r.wantAll(t)

@@ -54,12 +54,7 @@ func TestReviewQualifiedChangeFromOtherSearchPath(t *testing.T) {
 	srv := testserver.SharedPostgres(t)
 	dbs := replicaDBs(t, srv, 2)
 	schema := reviewSchemaOf(t, dbs[0])
-	store, _ := sqlstore.New(dbs[0], sqlstore.Postgres)
-	mgr, err := apikey.NewManager(store, apikey.ManagerConfig{Verifier: apikey.VerifierConfig{LastUsedInterval: -1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mgr.Close()
+	_, mgr := newManager(t, dbs[0])
 	r := newRecorder(nil)
 	watch(t, dbs[1], r)
 	r.wantAll(t)
@@ -90,12 +85,7 @@ func TestReviewQualifiedChangeFromOtherSearchPath(t *testing.T) {
 func TestReviewIDChangeAnnouncesOldID(t *testing.T) {
 	srv := testserver.SharedPostgres(t)
 	dbs := replicaDBs(t, srv, 2)
-	store, _ := sqlstore.New(dbs[0], sqlstore.Postgres)
-	mgr, err := apikey.NewManager(store, apikey.ManagerConfig{Verifier: apikey.VerifierConfig{LastUsedInterval: -1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mgr.Close()
+	_, mgr := newManager(t, dbs[0])
 	r := newRecorder(nil)
 	watch(t, dbs[1], r)
 	r.wantAll(t)
@@ -130,12 +120,7 @@ func keys(m map[string]bool) []string {
 func TestReviewTruncateAnnounced(t *testing.T) {
 	srv := testserver.SharedPostgres(t)
 	dbs := replicaDBs(t, srv, 2)
-	store, _ := sqlstore.New(dbs[0], sqlstore.Postgres)
-	mgr, err := apikey.NewManager(store, apikey.ManagerConfig{Verifier: apikey.VerifierConfig{LastUsedInterval: -1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mgr.Close()
+	_, mgr := newManager(t, dbs[0])
 	storeB, _ := sqlstore.New(dbs[1], sqlstore.Postgres)
 	verB, err := apikey.NewVerifier(storeB, apikey.VerifierConfig{CacheTTL: time.Hour, LastUsedInterval: -1})
 	if err != nil {
@@ -313,12 +298,7 @@ func TestReviewSchemaNames(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%d bytes", len(name)), func(t *testing.T) {
 			dbs := replicaDBsIn(t, srv, 2, name)
-			store, _ := sqlstore.New(dbs[0], sqlstore.Postgres)
-			mgr, err := apikey.NewManager(store, apikey.ManagerConfig{Verifier: apikey.VerifierConfig{LastUsedInterval: -1}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer mgr.Close()
+			_, mgr := newManager(t, dbs[0])
 			r := newRecorder(nil)
 			watch(t, dbs[1], r)
 			r.wantAll(t)
@@ -388,12 +368,7 @@ func TestReviewUpgrade(t *testing.T) {
 	if triggers != 3 {
 		t.Errorf("%d triggers after 6 concurrent ApplySchema, want 3", triggers)
 	}
-	store, _ := sqlstore.New(dbs[0], sqlstore.Postgres)
-	mgr, err := apikey.NewManager(store, apikey.ManagerConfig{Verifier: apikey.VerifierConfig{LastUsedInterval: -1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mgr.Close()
+	_, mgr := newManager(t, dbs[0])
 	r := newRecorder(nil)
 	watch(t, dbs[1], r)
 	r.wantAll(t)
@@ -567,12 +542,7 @@ func TestReviewPartitionLogged(t *testing.T) {
 	}()
 	r.wantAll(t)
 	bh.partition()
-	store, _ := sqlstore.New(dbs[0], sqlstore.Postgres)
-	mgr, err := apikey.NewManager(store, apikey.ManagerConfig{Verifier: apikey.VerifierConfig{LastUsedInterval: -1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mgr.Close()
+	_, mgr := newManager(t, dbs[0])
 	tok := reviewNewKey(t, mgr)
 	if _, err := mgr.Revoke(t.Context(), tok.ID()); err != nil {
 		t.Fatal(err)
