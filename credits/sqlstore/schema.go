@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/gatekey/gatekey/credits"
+	"github.com/gatekey/gatekey/internal/sqlschema"
 )
 
 // A Dialect is a SQL database a Store can use.
@@ -65,28 +66,11 @@ func Schema(d Dialect) string {
 // idempotent, so every replica may call it when it starts; on PostgreSQL
 // an advisory lock serialises concurrent calls. Errors wrap
 // credits.ErrUnavailable when the database cannot be reached.
-func ApplySchema(ctx context.Context, db *sql.DB, d Dialect) (err error) {
+func ApplySchema(ctx context.Context, db *sql.DB, d Dialect) error {
 	if db == nil || !d.Valid() {
 		return fmt.Errorf("sqlstore: ApplySchema needs a database and a valid dialect (got %v)", d)
 	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return unavailable("apply schema", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	if d == Postgres {
-		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(schemaLock)); err != nil {
-			return unavailable("apply schema", err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, Schema(d)); err != nil {
-		return unavailable("apply schema", err)
-	}
-	if err := tx.Commit(); err != nil {
+	if err := sqlschema.Apply(ctx, db, d == Postgres, int64(schemaLock), Schema(d)); err != nil {
 		return unavailable("apply schema", err)
 	}
 	return nil

@@ -5,6 +5,8 @@ import (
 	_ "embed"
 	"fmt"
 	"regexp"
+
+	"github.com/gatekey/gatekey/internal/sqlschema"
 )
 
 // A Dialect is a SQL database a Store can use.
@@ -84,25 +86,8 @@ func Schema(d Dialect, table string) string {
 // an advisory lock serialises concurrent calls. Its timeout is the
 // caller's context's alone. Errors wrap idempotency.ErrUnavailable when
 // the database cannot be reached.
-func (s *Store) ApplySchema(ctx context.Context) (err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return unavailable("apply schema", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	if s.dialect == Postgres {
-		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(schemaLock)); err != nil {
-			return unavailable("apply schema", err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, Schema(s.dialect, s.table)); err != nil {
-		return unavailable("apply schema", err)
-	}
-	if err := tx.Commit(); err != nil {
+func (s *Store) ApplySchema(ctx context.Context) error {
+	if err := sqlschema.Apply(ctx, s.db, s.dialect == Postgres, int64(schemaLock), Schema(s.dialect, s.table)); err != nil {
 		return unavailable("apply schema", err)
 	}
 	return nil
