@@ -20,7 +20,7 @@ func TestMemoryStoreConformance(t *testing.T) {
 
 func TestMemoryStoreBounded(t *testing.T) {
 	day := time.Date(2030, time.May, 6, 12, 0, 0, 0, time.UTC)
-	s := credits.NewMemoryStore(credits.MemoryConfig{MaxAccounts: 64}) // one account per shard
+	s := credits.NewMemoryStore(credits.MemoryConfig{MaxAccounts: 64})
 	a := credits.PerDay(10)
 	// Reads keep nothing.
 	for i := range 1000 {

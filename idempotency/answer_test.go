@@ -40,6 +40,12 @@ func TestAnswerRejects(t *testing.T) {
 		}
 	}
 	good, _ := (&idempotency.Answer{Status: 200, Header: http.Header{"Content-Type": {"text/plain"}}, Body: []byte("x")}).MarshalBinary()
+	// A value cut short in its body is an error, not a shorter body.
+	long, _ := (&idempotency.Answer{Status: 201, Body: []byte("0123456789")}).MarshalBinary()
+	var cut idempotency.Answer
+	if err := cut.UnmarshalBinary(long[:len(long)-1]); !errors.Is(err, idempotency.ErrBadAnswer) {
+		t.Errorf("an answer missing its body's last byte: %v (body %q), want ErrBadAnswer", err, cut.Body)
+	}
 	bad := [][]byte{nil, {}, {2}, {1}, {1, 0xff}, {1, 50, 0}, good[:len(good)-3], append([]byte{1, 200, 1, 0x7f}, good...)}
 	for _, b := range bad {
 		var a idempotency.Answer

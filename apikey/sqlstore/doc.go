@@ -16,6 +16,13 @@
 //	store, err := sqlstore.New(db, sqlstore.Postgres)
 //	mgr, err := apikey.NewManager(store, apikey.ManagerConfig{})
 //
+// Bound the pool (db.SetMaxOpenConns, 20 or so per replica, one more for
+// package pgfeed's listener): under a flood of made-up keys, look-ups then
+// queue for a connection, within the Verifier's LookupTimeout and
+// MaxConcurrentLookups, instead of opening connections until PostgreSQL
+// refuses them, genuine keys' look-ups included. (database/sql's default
+// is no bound; examples/fleet's flood test shows the difference.)
+//
 // With SQLite, let writers wait for each other instead of failing with
 // SQLITE_BUSY, and let readers run beside a writer:
 //
@@ -28,10 +35,11 @@
 // The schema is one table, gatekey_api_keys, and three indexes; Schema
 // returns its SQL and ApplySchema applies it (idempotently, so every replica
 // may call it at start-up; on PostgreSQL concurrent calls are serialised by
-// an advisory lock). On PostgreSQL it also has two triggers that announce
-// every change of a record (but for its last use) and every deletion with
-// NOTIFY, in the changing transaction, whoever makes it: package pgfeed
-// listens, so that every replica drops a changed record at once. The table name is fixed; to keep stores apart, use
+// an advisory lock). On PostgreSQL it also has triggers that announce
+// every change of a record (but for its last use), every deletion and
+// every TRUNCATE with NOTIFY, in the changing transaction, whoever makes
+// it: package pgfeed listens, so that every replica drops a changed
+// record at once. The table name is fixed; to keep stores apart, use
 // separate databases or, on PostgreSQL, separate schemas chosen with
 // search_path. Every statement the Store runs is a constant with
 // placeholders; no value is ever written into SQL text.

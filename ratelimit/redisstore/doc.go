@@ -43,11 +43,12 @@
 // connection failed (Options.MaxRetries); if Redis had run the script but
 // its reply was lost, the retry takes the tokens twice, so set MaxRetries
 // to -1 where that matters more than riding out a blip. A failed call
-// returns an error wrapping ratelimit.ErrUnavailable — the middleware then
-// answers 503 if it fails closed — unless Config.FailOpen is set: then the
-// Store decides with a local ratelimit.Store instead. Each replica's local store counts only its
-// own requests, so with N replicas a key may get up to N times its limit
-// while Redis is away. Nothing needs to be reset when Redis returns: the
+// returns an error wrapping ratelimit.ErrUnavailable, unless
+// Config.FailOpen is set: then the Store decides with a local
+// ratelimit.Store instead. (middleware.RateLimiter does the same with an
+// error, through its Fallback, unless it fails closed and answers 503.)
+// Each replica's local store counts only its own requests, so with N
+// replicas a key may get up to N times its limit while Redis is away. Nothing needs to be reset when Redis returns: the
 // next call uses it again (go-redis reconnects), and since Redis started
 // empty (or from its persisted state) the buckets resume from there.
 package redisstore

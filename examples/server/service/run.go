@@ -42,7 +42,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	errorFormat := fs.String("error-format", "json", `error body format: "json" or "simple"`)
 	corsOrigins := fs.String("cors-origins", "*", "comma-separated origins allowed to call the API from browsers")
 	logFormat := fs.String("log-format", "text", `log format: "text" or "json"`)
-	keyCacheTTL := fs.Duration("key-cache-ttl", 30*time.Second, "how long a key record is cached; revocations made by other replicas take effect within it")
+	keyCacheTTL := fs.Duration("key-cache-ttl", 30*time.Second, "how long a key record is cached; without a change feed (examples/fleet has one), revocations made by other replicas take effect within it")
 	var complete func(*Config) (func(), error)
 	if hook != nil {
 		complete = hook(fs)
