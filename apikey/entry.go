@@ -18,6 +18,9 @@ type entry struct {
 	// hasher, so that the slow hash is paid once per cache lifetime.
 	fast      atomic.Pointer[[32]byte]
 	lastTouch atomic.Int64 // UnixNano of the last recorded use
+	// expiryStage is the last stage of the key's expiry that the
+	// Verifier's expiryWatch was told of (see expiry.go).
+	expiryStage atomic.Uint32
 	// slow is set for an entry whose hash needs its Hasher (no SHA-256
 	// digest up front); it is used until fast is set.
 	slow *slowState

@@ -28,6 +28,22 @@ type ManagerConfig struct {
 	// Rand is the source of key randomness. Nil means crypto/rand; set it
 	// only in tests and examples.
 	Rand io.Reader
+
+	// OnEvent, if set, is told of every change in a key's life made
+	// through the Manager (created, rolled, revoked, disabled, enabled),
+	// and of what its Verifier notices when a key is used: that it expires
+	// within ExpiryWarning, or that it was refused because it has expired.
+	// It runs on the goroutine of the call (for the latter, of Verify):
+	// keep it fast, or hand the event off. Each Manager sends its own
+	// events, so a fleet of replicas, each with a Manager, may send the
+	// Verifier's events once per replica: deduplicate by key ID and Kind.
+	OnEvent func(ctx context.Context, e Event)
+
+	// ExpiryWarning is how long before its expiry the use of a key sends
+	// EventExpiringSoon, once per key and expiry (per Manager: see
+	// OnEvent). It costs one comparison per verification, no scan of the
+	// store. 0 means 7 days; a negative value sends none.
+	ExpiryWarning time.Duration
 }
 
 // CreateParams describes a key to create. Type and Environment are required.
@@ -58,6 +74,7 @@ type Manager struct {
 	hasher Hasher
 	rand   io.Reader
 	now    func() time.Time
+	events notifier
 	mu     sync.Mutex // serialises read-modify-write of records
 }
 
@@ -88,7 +105,12 @@ func NewManager(store ManagedStore, cfg ManagerConfig) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{store: store, v: v, format: vc.Format, hasher: h, rand: cfg.Rand, now: v.now}, nil
+	m := &Manager{store: store, v: v, format: vc.Format, hasher: h, rand: cfg.Rand, now: v.now}
+	m.events = notifier{hook: cfg.OnEvent, now: v.now}
+	if cfg.OnEvent != nil {
+		v.expiry = newExpiryWatch(durationOr(cfg.ExpiryWarning, 7*24*time.Hour), &m.events)
+	}
+	return m, nil
 }
 
 // Verifier returns the Manager's Verifier.
@@ -145,6 +167,15 @@ func (m *Manager) validate(p *CreateParams, now time.Time) error {
 // 1.2.3.0/24), as client addresses are compared unmapped. Id collisions
 // are retried a few times.
 func (m *Manager) Create(ctx context.Context, p CreateParams) (Token, *Key, error) {
+	tok, k, err := m.create(ctx, p)
+	if err == nil {
+		m.events.send(ctx, EventCreated, 0, k, nil)
+	}
+	return tok, k, err
+}
+
+// create is Create without its event.
+func (m *Manager) create(ctx context.Context, p CreateParams) (Token, *Key, error) {
 	now := m.now()
 	if err := m.validate(&p, now); err != nil {
 		return Token{}, nil, err
@@ -207,30 +238,42 @@ func (m *Manager) List(ctx context.Context, f ListFilter) ([]*Key, error) {
 	return m.store.ListKeys(ctx, f)
 }
 
-// update applies fn to the record with id, stores it if fn reports a change,
-// and invalidates the Verifier's cache for id either way.
-func (m *Manager) update(ctx context.Context, id string, fn func(k *Key) (changed bool, err error)) (*Key, error) {
+// update applies fn to the record with id, stores it and sends an event
+// of kind (and reason) if fn reports a change, and invalidates the
+// Verifier's cache for id either way.
+// The event is sent once the Manager's lock is released, so that a slow
+// hook does not hold up other changes.
+func (m *Manager) update(ctx context.Context, id string, kind EventKind, reason RevokeReason, fn func(k *Key) (changed bool, err error)) (*Key, error) {
+	k, changed, err := m.apply(ctx, id, fn)
+	if changed {
+		m.events.send(ctx, kind, reason, k, nil)
+	}
+	return k, err
+}
+
+// apply is update without the event: it reports whether it stored a change.
+func (m *Manager) apply(ctx context.Context, id string, fn func(k *Key) (changed bool, err error)) (*Key, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	defer m.v.Invalidate(id)
 	k, err := m.store.LookupKey(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	changed, err := fn(k)
 	if err != nil || !changed {
-		return k, err
+		return k, false, err
 	}
 	if err := m.store.UpdateKey(ctx, k); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return k, nil
+	return k, true, nil
 }
 
 // Revoke revokes the key immediately and irreversibly: from now on it
 // answers ErrRevoked. Revoking a revoked key changes nothing.
 func (m *Manager) Revoke(ctx context.Context, id string) (*Key, error) {
-	return m.update(ctx, id, func(k *Key) (bool, error) {
+	return m.update(ctx, id, EventRevoked, RevokedByUser, func(k *Key) (bool, error) {
 		if !k.RevokedAt.IsZero() {
 			return false, nil
 		}
@@ -241,7 +284,7 @@ func (m *Manager) Revoke(ctx context.Context, id string) (*Key, error) {
 
 // Disable suspends the key (it answers ErrDisabled) until Enable.
 func (m *Manager) Disable(ctx context.Context, id string) (*Key, error) {
-	return m.update(ctx, id, func(k *Key) (bool, error) {
+	return m.update(ctx, id, EventDisabled, 0, func(k *Key) (bool, error) {
 		changed := !k.Disabled
 		k.Disabled = true
 		return changed, nil
@@ -251,7 +294,7 @@ func (m *Manager) Disable(ctx context.Context, id string) (*Key, error) {
 // Enable lifts Disable. A revoked key cannot be enabled: that returns the
 // record and ErrRevoked.
 func (m *Manager) Enable(ctx context.Context, id string) (*Key, error) {
-	return m.update(ctx, id, func(k *Key) (bool, error) {
+	return m.update(ctx, id, EventEnabled, 0, func(k *Key) (bool, error) {
 		if !k.RevokedAt.IsZero() {
 			return false, ErrRevoked
 		}
@@ -273,18 +316,28 @@ func (m *Manager) Enable(ctx context.Context, id string) (*Key, error) {
 // A key without an Owner is its own account (see Key.Account); its
 // successor gets that ID as its Owner, so that the account carries over.
 func (m *Manager) Roll(ctx context.Context, id string, grace time.Duration) (Token, *Key, error) {
+	tok, old, nk, err := m.roll(ctx, id, grace)
+	if err != nil {
+		return Token{}, nil, err
+	}
+	m.events.send(ctx, EventRolled, 0, old, nk)
+	return tok, nk, nil
+}
+
+// roll is Roll without its event; it also returns the old record.
+func (m *Manager) roll(ctx context.Context, id string, grace time.Duration) (Token, *Key, *Key, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	defer m.v.Invalidate(id)
 	old, err := m.store.LookupKey(ctx, id)
 	if err != nil {
-		return Token{}, nil, err
+		return Token{}, nil, nil, err
 	}
 	now := m.now()
 	if st := old.Status(now); st == StatusRevoked || st == StatusExpired {
-		return Token{}, nil, st.Err()
+		return Token{}, nil, nil, st.Err()
 	}
-	tok, nk, err := m.Create(ctx, CreateParams{
+	tok, nk, err := m.create(ctx, CreateParams{
 		Name:            old.Name,
 		Type:            old.Type,
 		Environment:     old.Environment,
@@ -297,14 +350,14 @@ func (m *Manager) Roll(ctx context.Context, id string, grace time.Duration) (Tok
 		Disabled:        old.Disabled,
 	})
 	if err != nil {
-		return Token{}, nil, err
+		return Token{}, nil, nil, err
 	}
 	until := now.Add(max(grace, 0)).Round(0)
 	if old.ExpiresAt.IsZero() || until.Before(old.ExpiresAt) {
 		old.ExpiresAt = until
 		if err := m.store.UpdateKey(ctx, old); err != nil {
-			return Token{}, nil, fmt.Errorf("apikey: new key %s created but expiring the old one failed: %w", nk.ID, err)
+			return Token{}, nil, nil, fmt.Errorf("apikey: new key %s created but expiring the old one failed: %w", nk.ID, err)
 		}
 	}
-	return tok, nk, nil
+	return tok, old, nk, nil
 }

@@ -113,6 +113,7 @@ type Verifier struct {
 	records *recordCache
 	slow    slowGate
 	lastUse *lastUse
+	expiry  *expiryWatch // set by a Manager with an OnEvent hook
 
 	mismatchLogged atomic.Int64 // UnixNano of the last "wrong record" log
 	hashErrLogged  atomic.Int64 // … of the last "cannot check stored hash" log
@@ -317,6 +318,9 @@ func (v *Verifier) check(ctx context.Context, e *entry, p *parsed, now time.Time
 	if k.Type != p.typ || k.Environment != p.env {
 		v.log.Error("apikey: record type or environment disagrees with its key", "id", k.ID)
 		return nil, ErrInvalidKey
+	}
+	if v.expiry != nil && !k.ExpiresAt.IsZero() && k.RevokedAt.IsZero() {
+		v.expiry.observe(ctx, e, k, now)
 	}
 	if err := k.Status(now).Err(); err != nil {
 		return nil, err
