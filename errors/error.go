@@ -54,6 +54,7 @@ const (
 	CodePublishableKeyRequired  Code = "publishable_key_required"
 	CodeInsufficientScope       Code = "insufficient_scope"
 	CodeEnvironmentNotAllowed   Code = "environment_not_allowed"
+	CodeInvalidSignature        Code = "invalid_signature" // a signed request (a leak report) whose signature does not verify
 
 	// 404, 405, 409, 413, 422, 429
 	CodeNotFound               Code = "not_found"
