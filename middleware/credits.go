@@ -86,6 +86,17 @@ const (
 	CreditsExhausted
 )
 
+// String returns "credits_low" or "credits_exhausted".
+func (k CreditsEventKind) String() string {
+	switch k {
+	case CreditsLow:
+		return "credits_low"
+	case CreditsExhausted:
+		return "credits_exhausted"
+	}
+	return "unknown"
+}
+
 // settings returns c's configuration with defaults filled in, and panics
 // on a misconfiguration.
 func (c *Credits) settings() Credits {

@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +36,13 @@ func TestAdminKeyRegisteredTwice(t *testing.T) {
 }
 
 func TestRunRejectsBadFlags(t *testing.T) {
+	notKeys := filepath.Join(t.TempDir(), "keys.json")
+	if err := os.WriteFile(notKeys, []byte(`{"public_keys":[]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, args := range [][]string{
+		{"-github-keys", filepath.Join(t.TempDir(), "missing.json")},
+		{"-github-keys", notKeys},
 		{"-key-cache-ttl", "0s"},
 		{"-key-cache-ttl", "-1s"},
 		{"-rate", "lots"},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatekey/gatekey/apikey"
+	"github.com/gatekey/gatekey/middleware"
 )
 
 // logEntry collects what the request log line needs from inner layers.
@@ -111,3 +112,25 @@ func (w *statusWriter) status() int {
 // Unwrap lets http.ResponseController and the error writer reach the
 // underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// logKeyEvent returns the Manager's OnEvent hook: it logs each change in a
+// key's life, by key id (a real service would tell the key's owner, by
+// email or webhook).
+func logKeyEvent(logger *slog.Logger) func(context.Context, apikey.Event) {
+	return func(ctx context.Context, e apikey.Event) {
+		level := slog.LevelInfo
+		if e.Reason == apikey.RevokedLeaked {
+			level = slog.LevelWarn
+		}
+		logger.LogAttrs(ctx, level, "key event", slog.Any("event", e))
+	}
+}
+
+// logCreditsEvent returns the credits part's OnEvent hook: it logs when an
+// account's credits run low or out.
+func logCreditsEvent(logger *slog.Logger) func(*http.Request, *apikey.Key, middleware.CreditsEvent) {
+	return func(r *http.Request, k *apikey.Key, e middleware.CreditsEvent) {
+		logger.LogAttrs(r.Context(), slog.LevelInfo, "credits event", slog.String("kind", e.Kind.String()),
+			slog.String("account", e.Account), slog.Int64("remaining", e.Balance.Remaining), slog.String("key_id", k.ID))
+	}
+}

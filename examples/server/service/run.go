@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
+	"github.com/gatekey/gatekey/apikey/leakreport"
 	apierrors "github.com/gatekey/gatekey/errors"
 	"github.com/gatekey/gatekey/middleware"
 	"github.com/gatekey/gatekey/ratelimit"
@@ -42,6 +44,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	errorFormat := fs.String("error-format", "json", `error body format: "json" or "simple"`)
 	corsOrigins := fs.String("cors-origins", "*", "comma-separated origins allowed to call the API from browsers")
 	logFormat := fs.String("log-format", "text", `log format: "text" or "json"`)
+	githubKeys := fs.String("github-keys", "", "file of GitHub's secret-scanning public keys (from "+leakreport.GitHubKeysURL+"); if set, POST /v1/leaks/github revokes the keys GitHub finds leaked")
 	keyCacheTTL := fs.Duration("key-cache-ttl", 30*time.Second, "how long a key record is cached; without a change feed (examples/fleet has one), revocations made by other replicas take effect within it")
 	var complete func(*Config) (func(), error)
 	if hook != nil {
@@ -91,6 +94,15 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	for o := range strings.SplitSeq(*corsOrigins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.CORSOrigins = append(cfg.CORSOrigins, o)
+		}
+	}
+	if *githubKeys != "" {
+		data, err := os.ReadFile(*githubKeys)
+		if err != nil {
+			return fmt.Errorf("-github-keys: %w", err)
+		}
+		if cfg.GitHubKeys, err = leakreport.ParseGitHubKeys(data); err != nil {
+			return fmt.Errorf("-github-keys %s: %w", *githubKeys, err)
 		}
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatekey/gatekey/apikey"
+	"github.com/gatekey/gatekey/apikey/leakreport"
 	"github.com/gatekey/gatekey/credits"
 	apierrors "github.com/gatekey/gatekey/errors"
 	"github.com/gatekey/gatekey/idempotency"
@@ -65,6 +66,13 @@ type Config struct {
 	// apikey/sqlstore/pgfeed's Watch). It should return when its context
 	// is done.
 	KeyChanges func(ctx context.Context, inv apikey.Invalidator) error
+
+	// GitHubKeys, if set, are the keys GitHub signs its secret-scanning
+	// reports with (leakreport.ParseGitHubKeys of GitHub's published
+	// list), and the service receives those reports at
+	// POST /v1/leaks/github, revoking every genuine key they name. Nil
+	// means the route does not exist.
+	GitHubKeys []leakreport.PublicKey
 
 	Now    func() time.Time // nil: time.Now
 	Logger *slog.Logger     // nil: slog.Default()
@@ -121,6 +129,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	mgr, err := apikey.NewManager(cfg.Keys, apikey.ManagerConfig{
 		Verifier: apikey.VerifierConfig{Now: cfg.Now, Logger: cfg.Logger, CacheTTL: cfg.KeyCacheTTL},
+		OnEvent:  logKeyEvent(cfg.Logger),
 	})
 	if err != nil {
 		return nil, err
@@ -129,6 +138,7 @@ func New(cfg Config) (*Service, error) {
 	s.credits = &middleware.Credits{
 		AllowanceFor: s.allowanceFor,
 		Store:        cfg.Credits,
+		OnEvent:      logCreditsEvent(cfg.Logger),
 	}
 	if err := s.setupAdminKey(); err != nil {
 		mgr.Close()
@@ -216,6 +226,12 @@ func (s *Service) routes() http.Handler {
 	mux.Handle("GET /v1/monitors/{id}", monitor(h(s.getMonitor)))
 	mux.Handle("DELETE /v1/monitors/{id}", monitor(write(h(s.deleteMonitor))))
 	mux.Handle("POST /v1/monitors/{id}/checks", middleware.Cost(costCheck)(pro(write(h(s.createCheck)))))
+	var public []string
+	if s.cfg.GitHubKeys != nil {
+		// Signed by GitHub rather than authenticated by a key.
+		public = append(public, routeGitHubLeaks)
+		mux.Handle(routeGitHubLeaks, (&leakreport.GitHub{Revoker: s.mgr, PublicKeys: s.cfg.GitHubKeys, Logger: s.cfg.Logger}).Handler())
+	}
 
 	gate := &middleware.Gate{
 		Auth: middleware.Authenticator{
@@ -231,6 +247,7 @@ func (s *Service) routes() http.Handler {
 		Idempotency: &middleware.Idempotency{Store: s.cfg.Idempotency},
 		Credits:     s.credits,
 		CORS:        &middleware.CORS{AllowedOrigins: s.cfg.CORSOrigins},
+		Public:      public,
 		Errors:      apierrors.Writer{Encoding: s.cfg.ErrorEncoding},
 		Proxies:     s.cfg.TrustedProxies,
 		Logger:      s.cfg.Logger,
@@ -240,6 +257,9 @@ func (s *Service) routes() http.Handler {
 	}
 	return logRequests(s.cfg.Logger, s.cfg.Now)(gate.Handler(mux))
 }
+
+// routeGitHubLeaks receives GitHub's secret-scanning reports.
+const routeGitHubLeaks = "POST /v1/leaks/github"
 
 // Handler returns the service's HTTP handler.
 func (s *Service) Handler() http.Handler { return s.handler }
