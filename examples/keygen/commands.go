@@ -25,6 +25,8 @@ type flagKinds struct {
 	typeEnv  bool // -type, -env
 	expect   bool // -type and -env are optional expectations, not choices
 	hashAlgo bool // -hash
+	out      bool // -out
+	addr     bool // -addr
 }
 
 var commands []*command
@@ -77,6 +79,8 @@ environment and id), for anything else "[redacted]".
 `,
 			run: runRedact,
 		},
+		rulesCommand,
+		webhookCommand,
 	}
 }
 
@@ -95,6 +99,8 @@ type options struct {
 	omitLive bool
 	typ, env string
 	hash     string
+	out      string
+	addr     string
 
 	// Set by validate.
 	format  apikey.Format
@@ -126,6 +132,12 @@ func (c *command) flagSet() (*flag.FlagSet, *options) {
 	}
 	if k.hashAlgo {
 		fs.StringVar(&o.hash, "hash", "sha256", "hash `algorithm`: sha256, hmac (pepper from GATEKEY_PEPPER) or argon2id")
+	}
+	if k.out {
+		fs.StringVar(&o.out, "out", "", "`directory` to write the rule files to (created if need be; required)")
+	}
+	if k.addr {
+		fs.StringVar(&o.addr, "addr", "127.0.0.1:8787", "`address` to listen on; keep it on loopback")
 	}
 	return fs, o
 }
@@ -160,6 +172,9 @@ func (o *options) validate(c *command) error {
 		o.keyEnv = apikey.Test
 	default:
 		return errors.New("-env must be live or test")
+	}
+	if c.flags.out && o.out == "" {
+		return errors.New("-out is required")
 	}
 	if c.flags.hashAlgo {
 		switch o.hash {

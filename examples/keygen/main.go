@@ -18,6 +18,9 @@
 //	go run ./examples/keygen hash -hash hmac < key.txt
 //	go run ./examples/keygen redact < key.txt         # sk_live_4XkT2mZpQa9B…
 //
+//	go run ./examples/keygen rules -service acme -out scanners/acme   # secret-scanner rules
+//	go run ./examples/keygen checksum-webhook        # for TruffleHog's checksum rules
+//
 // Exit status: 0 on success (for check: the key is well-formed), 1 on failure
 // (for check: it is not), 2 for a usage error such as an unknown subcommand or
 // flag, or a key given as an argument.
@@ -62,6 +65,11 @@ Commands:
             (exit status 0 if well-formed, 1 if not)
   hash      read a key from stdin, validate it, and print the hash to store
   redact    read a key from stdin and print its redacted form, safe to log
+  rules     write rules for gitleaks, TruffleHog and secretlint that find the
+            keys of a format (without -service: every gatekey key)
+  checksum-webhook
+            serve the webhook with which TruffleHog's checksum rules check
+            each match's checksum, on loopback
   help      print this text, or "help <command>" for a command's flags
 
 Environment (only for -hash hmac):
@@ -74,6 +82,7 @@ Examples:
   keygen generate -type secret -env live -service acme
   keygen check < key.txt
   keygen hash -hash argon2id < key.txt
+  keygen rules -service acme -out scanners/acme
 
 Run "keygen <command> -h" for the flags of a command.
 `
