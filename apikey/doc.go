@@ -19,6 +19,12 @@
 // only as the redacted "sk_live_<id>…": Token.Reveal is the one way to
 // get the full key, to show its owner once.
 //
+// Pattern is a regular expression for every form of key (Format.Pattern,
+// for one Format's keys), for secret scanners (the scanrules subpackage
+// writes their rules), and FindAll finds every key in a text, checking
+// each checksum so that strings which merely look like keys are not
+// reported.
+//
 // # Storage
 //
 // A Store keeps Key records, which hold a self-describing hash of the key
@@ -46,4 +52,12 @@
 //
 // A Manager creates, lists, revokes, disables, enables and rolls keys in a
 // ManagedStore, and owns the Verifier whose cache it keeps current.
+// RevokeLeaked revokes a key found in public, if it is genuine (the
+// leakreport subpackage calls it for GitHub's secret-scanning reports).
+//
+// ManagerConfig.OnEvent hears of each change in a key's life (an Event:
+// created, rolled, revoked with its RevokeReason, disabled, enabled) and
+// of what the Verifier notices as keys are used: that a key expires soon,
+// or was refused because it has expired. A service tells the key's owner,
+// by email or webhook.
 package apikey
