@@ -54,7 +54,8 @@ type Credits struct {
 
 	// LowBalance is the balance below which an account's credits are
 	// running low: the spend that takes the balance below it sends
-	// CreditsLow to OnEvent. 0 means a tenth of the allowance.
+	// CreditsLow to OnEvent. 0 means a tenth of the allowance, and at
+	// least 1, so that an allowance under 10 still warns when it is spent.
 	LowBalance int64
 
 	// OnEvent, if set, is told when an account's credits run low and when
@@ -202,7 +203,7 @@ func (c *Credits) low(a credits.Allowance) int64 {
 	if c.LowBalance > 0 {
 		return c.LowBalance
 	}
-	return a.Credits / 10
+	return max(a.Credits/10, 1)
 }
 
 func (c *Credits) notify(r *http.Request, k *apikey.Key, kind CreditsEventKind, b credits.Balance) {

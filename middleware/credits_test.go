@@ -332,3 +332,21 @@ func TestCreditsCostAboveAllowance(t *testing.T) {
 		t.Errorf("the log holds the key")
 	}
 }
+
+// TestCreditsLowSmallAllowance: an allowance under 10 has a low mark of 1,
+// not 0, so that its owner hears the credits ran low before they ran out.
+func TestCreditsLowSmallAllowance(t *testing.T) {
+	w := newAdvWorld(t, advOptions{free: 3})
+	for range 4 {
+		w.do("GET", "/v1/things", w.keys["alice1"])
+	}
+	w.evMu.Lock()
+	defer w.evMu.Unlock()
+	var kinds []string
+	for _, e := range w.events {
+		kinds = append(kinds, fmt.Sprintf("%s %d", e.Kind, e.Balance.Remaining))
+	}
+	if diff := cmp.Diff([]string{"credits_low 0", "credits_exhausted 0"}, kinds); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
