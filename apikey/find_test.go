@@ -142,3 +142,33 @@ func FuzzFindAll(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkFindAll scans 64 KiB of configuration-like text, with no key
+// and with one key in every KiB, beside the regular expression a scanner
+// would run (which does not check checksums).
+func BenchmarkFindAll(b *testing.B) {
+	tok, _ := Format{}.Generate(seeded(3), SecretKey, Live)
+	line := "GATEKEY_API_KEY=sk_live_not_a_key_at_all DEBUG=true url=https://api.example.com/v1/me?x=1\n"
+	clean := strings.Repeat(line, 64<<10/len(line))
+	var keyed strings.Builder
+	for keyed.Len() < len(clean) {
+		keyed.WriteString(strings.Repeat(line, 10) + "KEY=" + tok.Reveal() + "\n")
+	}
+	re := regexp.MustCompile(Pattern)
+	for _, text := range []struct{ name, s string }{{"no-key", clean}, {"key-per-KiB", keyed.String()}} {
+		b.Run("FindAll/"+text.name, func(b *testing.B) {
+			b.SetBytes(int64(len(text.s)))
+			b.ReportAllocs()
+			for b.Loop() {
+				FindAll(text.s)
+			}
+		})
+		b.Run("regexp/"+text.name, func(b *testing.B) {
+			b.SetBytes(int64(len(text.s)))
+			b.ReportAllocs()
+			for b.Loop() {
+				re.FindAllStringIndex(text.s, -1)
+			}
+		})
+	}
+}

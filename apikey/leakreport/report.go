@@ -39,9 +39,20 @@ func parseReport(body []byte) ([]finding, error) {
 		if obj == nil {
 			return nil, fmt.Errorf("leakreport: finding %d is not a JSON object", i)
 		}
-		for name, dst := range map[string]*string{"token": &f.Token, "type": &f.Type, "url": &f.URL, "source": &f.Source} {
-			v, ok := obj[name]
-			if !ok {
+		// Field names match exactly, as the protocol spells them (not
+		// case-insensitively, as encoding/json matches struct fields).
+		for name, v := range obj {
+			var dst *string
+			switch name {
+			case "token":
+				dst = &f.Token
+			case "type":
+				dst = &f.Type
+			case "url":
+				dst = &f.URL
+			case "source":
+				dst = &f.Source
+			default:
 				continue
 			}
 			if err := json.Unmarshal(v, dst); err != nil || v[0] != '"' {
