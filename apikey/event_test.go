@@ -3,6 +3,7 @@ package apikey
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -273,5 +274,39 @@ func TestRevokeLeaked(t *testing.T) {
 	m.Close()
 	if got, _ := store.LookupKey(ctx, lk.ID); !got.LastUsedAt.IsZero() {
 		t.Errorf("a leak report recorded a use of the key")
+	}
+}
+
+// TestExpiryWatchEviction: a full watch forgets keys long expired first,
+// then expired ones, and only then some of those still to be warned.
+func TestExpiryWatchEviction(t *testing.T) {
+	now := newClock().Now()
+	w := newExpiryWatch(time.Hour, &notifier{})
+	add := func(id string, expires time.Time) {
+		w.sent[id] = expirySent{expires: expires, stage: expirySoon}
+	}
+	for i := range maxExpiryWatched - 2 {
+		add(fmt.Sprint("soon", i), now.Add(time.Minute))
+	}
+	add("old", now.Add(-48*time.Hour))
+	add("recent", now.Add(-time.Minute))
+
+	w.record(&Key{ID: "new1", ExpiresAt: now.Add(time.Minute)}, expirySoon, now)
+	if _, ok := w.sent["old"]; ok || len(w.sent) != maxExpiryWatched {
+		t.Fatalf("after one eviction: old kept %v, %d entries", ok, len(w.sent))
+	}
+	if _, ok := w.sent["recent"]; !ok {
+		t.Fatalf("a key expired a minute ago was forgotten before one expired two days ago")
+	}
+	w.record(&Key{ID: "new2", ExpiresAt: now.Add(time.Minute)}, expirySoon, now)
+	if _, ok := w.sent["recent"]; ok {
+		t.Errorf("an expired key was kept while room was needed")
+	}
+	w.record(&Key{ID: "new3", ExpiresAt: now.Add(time.Minute)}, expirySoon, now)
+	if n := len(w.sent); n > maxExpiryWatched-maxExpiryWatched/10+1 || n < maxExpiryWatched/2 {
+		t.Errorf("%d entries after making room among keys still to be warned", n)
+	}
+	if w.record(&Key{ID: "new3", ExpiresAt: now.Add(time.Minute)}, expirySoon, now) {
+		t.Errorf("a key just recorded counts as news")
 	}
 }

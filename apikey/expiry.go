@@ -34,10 +34,13 @@ const (
 	expiryPast
 )
 
-// maxExpiryWatched bounds the keys an expiryWatch remembers. Beyond it,
-// it forgets keys long expired and then, if need be, everything (a key
-// forgotten may send its event again).
-const maxExpiryWatched = 10000
+// maxExpiryWatched bounds the keys an expiryWatch remembers (about 100
+// bytes each). When it is reached, the watch forgets, in this order, keys
+// that expired more than a day ago (one used again is reported expired
+// again), keys whose expiry has passed, and then a tenth of the others,
+// which may be warned again. Only a process that sees more keys than this
+// within their warning period at once sends an event twice.
+const maxExpiryWatched = 100_000
 
 func newExpiryWatch(lead time.Duration, n *notifier) *expiryWatch {
 	return &expiryWatch{lead: lead, notify: n, sent: make(map[string]expirySent)}
@@ -75,16 +78,30 @@ func (w *expiryWatch) record(k *Key, stage uint32, now time.Time) bool {
 	if s, ok := w.sent[k.ID]; ok && s.expires.Equal(k.ExpiresAt) && s.stage >= stage {
 		return false
 	}
-	if len(w.sent) >= maxExpiryWatched {
-		for id, s := range w.sent {
-			if now.Sub(s.expires) > 24*time.Hour {
-				delete(w.sent, id)
-			}
-		}
-		if len(w.sent) >= maxExpiryWatched {
-			clear(w.sent)
-		}
+	if _, ok := w.sent[k.ID]; !ok && len(w.sent) >= maxExpiryWatched {
+		w.evict(now)
 	}
 	w.sent[k.ID] = expirySent{expires: k.ExpiresAt, stage: stage}
 	return true
+}
+
+// evict makes room, as maxExpiryWatched says.
+func (w *expiryWatch) evict(now time.Time) {
+	for _, older := range []time.Duration{24 * time.Hour, 0} {
+		for id, s := range w.sent {
+			if now.Sub(s.expires) > older {
+				delete(w.sent, id)
+			}
+		}
+		if len(w.sent) < maxExpiryWatched {
+			return
+		}
+	}
+	n := maxExpiryWatched / 10
+	for id := range w.sent {
+		if n--; n < 0 {
+			break
+		}
+		delete(w.sent, id)
+	}
 }

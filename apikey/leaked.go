@@ -3,7 +3,6 @@ package apikey
 import (
 	"context"
 	"errors"
-	"fmt"
 )
 
 // RevokeLeaked revokes the key presented, found where it should not be (in
@@ -16,21 +15,21 @@ import (
 // A genuine key is revoked whatever its state, expired and disabled ones
 // included (they could be brought back); for one revoked before, it
 // returns the record and changes nothing. When it revokes, it sends
-// EventRevoked with RevokedLeaked. It reads the store rather than the
-// Verifier's cache, and a report of a leak is not a use of the key: its
-// last use is not recorded.
+// EventRevoked with RevokedLeaked. The secret is checked as Verify checks
+// it (the same cache, the same bounds on store look-ups and slow hashes),
+// outside the Manager's lock, so that a report of many wrong secrets does
+// not hold up other changes; a report of a leak is not a use of the key:
+// its last use is not recorded.
 func (m *Manager) RevokeLeaked(ctx context.Context, presented string) (*Key, error) {
-	var p parsed
-	if err := m.format.parseShape(presented, &p); err != nil {
+	checked, err := m.v.genuine(ctx, presented)
+	if err != nil {
 		return nil, err
 	}
-	if !checksumOK(presented) {
-		return nil, errChecksum
-	}
-	id := p.id()
-	k, changed, err := m.apply(ctx, id, func(k *Key) (bool, error) {
-		if err := m.genuine(k, &p); err != nil {
-			return false, err
+	k, changed, err := m.apply(ctx, checked.ID, func(k *Key) (bool, error) {
+		// The record the secret was checked against, unless it was
+		// replaced since (then the secret was checked against another).
+		if k.Hash != checked.Hash || k.Type != checked.Type || k.Environment != checked.Environment {
+			return false, ErrInvalidKey
 		}
 		if !k.RevokedAt.IsZero() {
 			return false, nil
@@ -48,25 +47,4 @@ func (m *Manager) RevokeLeaked(ctx context.Context, presented string) (*Key, err
 		m.events.send(ctx, EventRevoked, RevokedLeaked, k, nil)
 	}
 	return k, nil
-}
-
-// genuine reports, as nil, whether p is the key whose record is k: its
-// stored hash matches and its type and environment agree. A mismatch is
-// ErrInvalidKey.
-func (m *Manager) genuine(k *Key, p *parsed) error {
-	if k.ID != p.id() || k.Type != p.typ || k.Environment != p.env {
-		return ErrInvalidKey
-	}
-	h := m.v.hashers[HashAlgorithm(k.Hash)]
-	if h == nil {
-		return ErrInvalidKey
-	}
-	ok, err := h.Verify(p.key, k.Hash)
-	if err != nil {
-		return fmt.Errorf("apikey: cannot check the stored hash of key %s: %w", k.ID, err)
-	}
-	if !ok {
-		return ErrInvalidKey
-	}
-	return nil
 }
