@@ -13,12 +13,16 @@ const Pattern = `\b(?:[a-z][a-z0-9]{0,19}_)?[sp]k_(?:(?:live|test)_)?[0-9A-Za-z]
 // Pattern returns a regular expression, in the syntax of [Pattern],
 // matching every key f can produce and parse (both types, both
 // environments), and no other key: with f's service tag, and with the live
-// label required, or forbidden if f.OmitLiveLabel is set. It returns
-// [Pattern]'s rules with a literal tag for an invalid f.Service.
+// label required, or forbidden if f.OmitLiveLabel is set. For an invalid
+// f.Service, which no key can have, it returns a pattern that matches
+// nothing.
 func (f Format) Pattern() string {
+	if f.Validate() != nil {
+		return noMatch
+	}
 	var b strings.Builder
 	b.WriteString(`\b`)
-	if f.Service != "" && f.Validate() == nil {
+	if f.Service != "" {
 		b.WriteString(f.Service + "_")
 	}
 	b.WriteString(`[sp]k_`)
@@ -30,6 +34,10 @@ func (f Format) Pattern() string {
 	b.WriteString(`[0-9A-Za-z]{50}\b`)
 	return b.String()
 }
+
+// noMatch is a regular expression (in Go, JavaScript and PCRE) that
+// matches nothing: no position is both a word boundary and not one.
+const noMatch = `\b\B`
 
 // FindAll returns every key of any Format in s, in order: each a whole word
 // of s (as [Pattern] puts it) that has a key's shape and a valid checksum,

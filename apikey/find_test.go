@@ -172,3 +172,15 @@ func BenchmarkFindAll(b *testing.B) {
 		})
 	}
 }
+
+func TestPatternOfInvalidFormat(t *testing.T) {
+	keys := allForms(t, testFormats...)
+	for _, svc := range []string{"ACME", "a_b", "1ab", strings.Repeat("a", 21)} {
+		re := regexp.MustCompile(Format{Service: svc}.Pattern())
+		for _, k := range append(keys, "", "x", svc+"_sk_live_"+keys[0][len("sk_live_"):]) {
+			if re.MatchString(k) {
+				t.Errorf("the pattern of invalid service %q matches a string", svc)
+			}
+		}
+	}
+}

@@ -1,8 +1,10 @@
 package leakreport
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -10,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/gatekey/gatekey/apikey"
@@ -57,6 +60,11 @@ type GitHub struct {
 	// MaxBodyBytes bounds the size of a report. 0 means 1 MiB.
 	MaxBodyBytes int64
 
+	// MaxFindings bounds the findings of one report, each a store look-up
+	// (and, with a slow Hasher, a slow hash). A report with more is
+	// refused (413). 0 means 1000.
+	MaxFindings int
+
 	// OnLeak, if set, is called for each key a report revoked (or found
 	// revoked before), with where it was found, so that the service can
 	// tell the key's owner where to look. The key's owner also hears of
@@ -69,15 +77,19 @@ type GitHub struct {
 	Logger *slog.Logger
 }
 
-// defaultMaxBody is GitHub.MaxBodyBytes's default.
-const defaultMaxBody = 1 << 20
+// Defaults of GitHub.MaxBodyBytes and GitHub.MaxFindings.
+const (
+	defaultMaxBody     = 1 << 20
+	defaultMaxFindings = 1000
+)
 
 // Handler returns the http.Handler that receives reports, to mount on the
 // URL registered with GitHub (POST only). It panics if Revoker is nil,
 // PublicKeys is empty or holds an invalid key, or MaxBodyBytes is
 // negative.
 func (g *GitHub) Handler() http.Handler {
-	h := &githubHandler{revoker: g.Revoker, keys: make(map[string]*ecdsa.PublicKey), maxBody: g.MaxBodyBytes, onLeak: g.OnLeak, log: g.Logger}
+	h := &githubHandler{revoker: g.Revoker, keys: make(map[string]*ecdsa.PublicKey), maxBody: g.MaxBodyBytes,
+		maxFindings: cmp.Or(g.MaxFindings, defaultMaxFindings), onLeak: g.OnLeak, log: g.Logger}
 	switch {
 	case g.Revoker == nil:
 		panic("leakreport: GitHub.Revoker is nil")
@@ -85,10 +97,18 @@ func (g *GitHub) Handler() http.Handler {
 		panic("leakreport: GitHub.PublicKeys is empty: no report could be verified")
 	case g.MaxBodyBytes < 0:
 		panic("leakreport: GitHub.MaxBodyBytes is negative")
+	case g.MaxFindings < 0:
+		panic("leakreport: GitHub.MaxFindings is negative")
+	}
+	if v := reflect.ValueOf(g.Revoker); v.Kind() == reflect.Pointer && v.IsNil() {
+		panic("leakreport: GitHub.Revoker is a nil pointer")
 	}
 	for i, k := range g.PublicKeys {
-		if k.ID == "" || k.Key == nil || h.keys[k.ID] != nil {
-			panic(fmt.Sprintf("leakreport: GitHub.PublicKeys[%d] has no ID, no Key, or the ID of another", i))
+		if k.ID == "" || h.keys[k.ID] != nil {
+			panic(fmt.Sprintf("leakreport: GitHub.PublicKeys[%d] has no ID, or the ID of another", i))
+		}
+		if err := validKey(k.Key); err != nil {
+			panic(fmt.Sprintf("leakreport: GitHub.PublicKeys[%d] (%q): %v", i, k.ID, err))
 		}
 		h.keys[k.ID] = k.Key
 	}
@@ -102,11 +122,12 @@ func (g *GitHub) Handler() http.Handler {
 }
 
 type githubHandler struct {
-	revoker Revoker
-	keys    map[string]*ecdsa.PublicKey
-	maxBody int64
-	onLeak  func(context.Context, *apikey.Key, Leak)
-	log     *slog.Logger
+	revoker     Revoker
+	keys        map[string]*ecdsa.PublicKey
+	maxBody     int64
+	maxFindings int
+	onLeak      func(context.Context, *apikey.Key, Leak)
+	log         *slog.Logger
 }
 
 func (h *githubHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -123,11 +144,20 @@ func (h *githubHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"Not a report of the secret-scanning protocol: "+strings.TrimPrefix(perr.Error(), "leakreport: ")))
 		return
 	}
+	if len(findings) > h.maxFindings {
+		h.log.LogAttrs(r.Context(), slog.LevelWarn, "leakreport: refused a GitHub report", slog.String("reason", "too many findings"),
+			slog.Int("findings", len(findings)))
+		apierrors.Write(w, r, apierrors.New(http.StatusRequestEntityTooLarge, apierrors.CodeRequestTooLarge,
+			fmt.Sprintf("A report may hold at most %d findings", h.maxFindings)))
+		return
+	}
 	answers, revoked, err2 := h.process(r.Context(), findings)
 	if err2 != nil {
+		// The Revoker's error may quote what it was given: scrub it, and
+		// do not hand it to the error writer, which logs causes elsewhere.
 		h.log.LogAttrs(r.Context(), slog.LevelError, "leakreport: could not check a GitHub report; GitHub will send it again",
-			slog.Int("findings", len(findings)), slog.Any("err", err2))
-		apierrors.Write(w, r, apierrors.NewServiceUnavailable(0).WithCause(err2))
+			slog.Int("findings", len(findings)), slog.String("err", scrub(err2.Error(), findings)))
+		apierrors.Write(w, r, apierrors.NewServiceUnavailable(0))
 		return
 	}
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "leakreport: GitHub report",
@@ -192,11 +222,13 @@ func (h *githubHandler) process(ctx context.Context, findings []finding) ([]answ
 				return nil, nil, err
 			default:
 				revoked = append(revoked, k.ID)
-				l := Leak{Type: scrub(f.Type, f.Token), URL: scrub(f.URL, f.Token), Source: scrub(f.Source, f.Token)}
+				l := Leak{Type: scrub(f.Type, findings), URL: scrub(f.URL, findings), Source: scrub(f.Source, findings)}
 				h.log.LogAttrs(ctx, slog.LevelWarn, "leakreport: revoked a key found leaked",
 					slog.Any("key", k), slog.String("url", l.URL), slog.String("source", l.Source))
 				if h.onLeak != nil {
-					h.onLeak(ctx, k, l)
+					c := k.Clone()
+					c.Hash = ""
+					h.onLeak(ctx, c, l)
 				}
 			}
 			verdict[f.Token] = k
@@ -206,9 +238,29 @@ func (h *githubHandler) process(ctx context.Context, findings []finding) ([]answ
 	return answers, revoked, nil
 }
 
-// scrub returns s with every occurrence of token redacted, so that a
-// report's URL (which could name the token, in a query string) is safe
-// to log.
-func scrub(s, token string) string {
-	return strings.ReplaceAll(s, token, apikey.Redact(token))
+// scrub returns s, a field of a report or an error about it, safe to log
+// and to pass on: every token of the report in it, and every other key
+// (of any Format), replaced by its redacted form.
+func scrub(s string, findings []finding) string {
+	for _, f := range findings {
+		if strings.Contains(s, f.Token) {
+			s = strings.ReplaceAll(s, f.Token, apikey.Redact(f.Token))
+		}
+	}
+	for _, k := range apikey.FindAll(s) {
+		s = strings.ReplaceAll(s, k.Reveal(), k.String())
+	}
+	return s
+}
+
+// validKey reports, as nil, whether k is an ECDSA public key on P-256
+// whose point is on the curve.
+func validKey(k *ecdsa.PublicKey) error {
+	if k == nil || k.Curve != elliptic.P256() {
+		return errors.New("not an ECDSA P-256 public key")
+	}
+	if _, err := k.ECDH(); err != nil {
+		return errors.New("not a valid P-256 point")
+	}
+	return nil
 }

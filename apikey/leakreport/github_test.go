@@ -282,3 +282,20 @@ func TestGitHubHandlerPanics(t *testing.T) {
 		})
 	}
 }
+
+func TestGitHubLimits(t *testing.T) {
+	fx := newFixture(t)
+	key, id := fx.create(t)
+	fx.h = (&GitHub{Revoker: fx.m, PublicKeys: []PublicKey{fx.signers[0].public()}, MaxFindings: 2, Logger: fx.newLogger()}).Handler()
+
+	w := fx.serve(t, fx.signers[0].request(t, report(t, key, "a", "b")), key)
+	if e, _ := apierrors.Decode(w.Body); w.Code != 413 || e.Code != apierrors.CodeRequestTooLarge || fx.revoked(t, id) {
+		t.Errorf("3 findings with MaxFindings 2: %d, revoked %v", w.Code, fx.revoked(t, id))
+	}
+	// Null optional fields are as if absent.
+	body := []byte(`[{"token":"` + key + `","type":null,"url":null,"source":null}]`)
+	w = fx.serve(t, fx.signers[0].request(t, body), key)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"label":"true_positive"`) || !fx.revoked(t, id) {
+		t.Errorf("null optional fields: %d, revoked %v", w.Code, fx.revoked(t, id))
+	}
+}

@@ -21,7 +21,8 @@ type finding struct {
 const maxTokenLen = 1024
 
 // parseReport parses a report: a JSON array of objects, each with a
-// non-empty string token and optional string type, url and source.
+// non-empty string token and optional string (or null) type, url and
+// source.
 // Other fields are ignored (GitHub may add some); anything else is an
 // error, whose message quotes nothing of the body.
 func parseReport(body []byte) ([]finding, error) {
@@ -54,6 +55,9 @@ func parseReport(body []byte) ([]finding, error) {
 				dst = &f.Source
 			default:
 				continue
+			}
+			if name != "token" && string(v) == "null" {
+				continue // as if absent
 			}
 			if err := json.Unmarshal(v, dst); err != nil || v[0] != '"' {
 				return nil, fmt.Errorf("leakreport: finding %d: %s is not a string", i, name)

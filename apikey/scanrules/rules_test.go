@@ -69,10 +69,10 @@ func TestRuleFilesQuoteThePattern(t *testing.T) {
 	r := Any()
 	files := r.Files()
 	for name, want := range map[string]string{
-		FileGitleaks:           "regex = '''" + r.Pattern + "'''",
+		FileGitleaks:           "regex = '" + r.Pattern + "'",
 		FileTruffleHog:         "key: '(" + r.Pattern + ")'",
 		FileTruffleHogChecksum: "endpoint: '" + DefaultWebhook + "'",
-		FileSecretlintRule:     "const KEY = /" + r.Pattern + "/g;",
+		FileSecretlintRule:     "const KEY = new RegExp(" + jsString(r.Pattern) + `, "g");`,
 		FileSecretlintConfig:   `path.join(__dirname, "rule", "index.js")`,
 	} {
 		if !strings.Contains(string(files[name]), want) {

@@ -17,8 +17,9 @@ func (r Rule) SecretlintRule() []byte {
 	b.WriteString(header("//", r))
 	b.WriteString("//\n// A key's last 6 characters are the CRC-32 (IEEE) of every character\n")
 	b.WriteString("// before them, in base62 (0-9A-Za-z), most significant digit first.\n\n")
-	// A JavaScript regular expression literal: the pattern has no '/'.
-	fmt.Fprintf(&b, "const KEY = /%s/g;\n", r.Pattern)
+	// A string, not a regular expression literal, which a '/' or a line
+	// break in a hand-made Rule's pattern would end.
+	fmt.Fprintf(&b, "const KEY = new RegExp(%s, \"g\");\n", jsString(r.Pattern))
 	fmt.Fprintf(&b, "const RULE_ID = %s;\n", jsString("secretlint-rule-"+strings.TrimSuffix(r.ID, "-api-key")))
 	fmt.Fprintf(&b, "const DESCRIPTION = %s;\n", jsString(r.Description))
 	b.WriteString(secretlintBody)

@@ -4,7 +4,7 @@
 // A key's last 6 characters are the CRC-32 (IEEE) of every character
 // before them, in base62 (0-9A-Za-z), most significant digit first.
 
-const KEY = /\b(?:[a-z][a-z0-9]{0,19}_)?[sp]k_(?:(?:live|test)_)?[0-9A-Za-z]{50}\b/g;
+const KEY = new RegExp("\\b(?:[a-z][a-z0-9]{0,19}_)?[sp]k_(?:(?:live|test)_)?[0-9A-Za-z]{50}\\b", "g");
 const RULE_ID = "secretlint-rule-gatekey";
 const DESCRIPTION = "gatekey API key";
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
