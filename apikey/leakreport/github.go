@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/gatekey/gatekey/apikey"
 	apierrors "github.com/gatekey/gatekey/errors"
@@ -72,8 +74,10 @@ type GitHub struct {
 	OnLeak func(ctx context.Context, k *apikey.Key, l Leak)
 
 	// Logger receives one line per report (how many findings, which key
-	// ids were revoked and where they were found; never a token) and
-	// refused requests. Nil means slog.Default().
+	// ids were revoked and where they were found; never a token) and, at
+	// most once a minute, that requests were refused, and why (an
+	// unknown key identifier means PublicKeys needs a refresh). Nil means
+	// slog.Default().
 	Logger *slog.Logger
 }
 
@@ -85,8 +89,8 @@ const (
 
 // Handler returns the http.Handler that receives reports, to mount on the
 // URL registered with GitHub (POST only). It panics if Revoker is nil,
-// PublicKeys is empty or holds an invalid key, or MaxBodyBytes is
-// negative.
+// PublicKeys is empty or holds an invalid key, or MaxBodyBytes or
+// MaxFindings is negative.
 func (g *GitHub) Handler() http.Handler {
 	h := &githubHandler{revoker: g.Revoker, keys: make(map[string]*ecdsa.PublicKey), maxBody: g.MaxBodyBytes,
 		maxFindings: cmp.Or(g.MaxFindings, defaultMaxFindings), onLeak: g.OnLeak, log: g.Logger}
@@ -128,27 +132,40 @@ type githubHandler struct {
 	maxFindings int
 	onLeak      func(context.Context, *apikey.Key, Leak)
 	log         *slog.Logger
+
+	// Refused requests are logged at most once a minute (anyone can send
+	// them), with how many were refused since the last line.
+	refused       atomic.Int64
+	refusedLogged atomic.Int64 // UnixNano of the last line
+}
+
+// refuse logs a refused request, rarely, and answers it with e.
+func (h *githubHandler) refuse(w http.ResponseWriter, r *http.Request, e *apierrors.Error, reason string) {
+	n := h.refused.Add(1)
+	now, last := time.Now().UnixNano(), h.refusedLogged.Load()
+	if (last == 0 || now-last >= int64(time.Minute)) && h.refusedLogged.CompareAndSwap(last, now) {
+		h.refused.Add(-n)
+		h.log.LogAttrs(r.Context(), slog.LevelWarn, "leakreport: refused a GitHub report",
+			slog.String("reason", reason), slog.Int("status", e.Status), slog.Int64("refused_since_last_line", n))
+	}
+	apierrors.Write(w, r, e)
 }
 
 func (h *githubHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := h.verified(w, r)
 	if err != nil {
-		h.log.LogAttrs(r.Context(), slog.LevelWarn, "leakreport: refused a GitHub report", slog.String("reason", err.Message))
-		apierrors.Write(w, r, err)
+		h.refuse(w, r, err, err.Message)
 		return
 	}
 	findings, perr := parseReport(body)
 	if perr != nil {
-		h.log.LogAttrs(r.Context(), slog.LevelWarn, "leakreport: refused a GitHub report", slog.String("reason", perr.Error()))
-		apierrors.Write(w, r, apierrors.New(http.StatusBadRequest, apierrors.CodeBadRequest,
-			"Not a report of the secret-scanning protocol: "+strings.TrimPrefix(perr.Error(), "leakreport: ")))
+		h.refuse(w, r, apierrors.New(http.StatusBadRequest, apierrors.CodeBadRequest,
+			"Not a report of the secret-scanning protocol: "+strings.TrimPrefix(perr.Error(), "leakreport: ")), perr.Error())
 		return
 	}
 	if len(findings) > h.maxFindings {
-		h.log.LogAttrs(r.Context(), slog.LevelWarn, "leakreport: refused a GitHub report", slog.String("reason", "too many findings"),
-			slog.Int("findings", len(findings)))
-		apierrors.Write(w, r, apierrors.New(http.StatusRequestEntityTooLarge, apierrors.CodeRequestTooLarge,
-			fmt.Sprintf("A report may hold at most %d findings", h.maxFindings)))
+		h.refuse(w, r, apierrors.New(http.StatusRequestEntityTooLarge, apierrors.CodeRequestTooLarge,
+			fmt.Sprintf("A report may hold at most %d findings", h.maxFindings)), "too many findings")
 		return
 	}
 	answers, revoked, err2 := h.process(r.Context(), findings)

@@ -299,3 +299,17 @@ func TestGitHubLimits(t *testing.T) {
 		t.Errorf("null optional fields: %d, revoked %v", w.Code, fx.revoked(t, id))
 	}
 }
+
+// TestGitHubRefusalsLoggedRarely: anyone can send refused requests, so
+// they cannot fill the log.
+func TestGitHubRefusalsLoggedRarely(t *testing.T) {
+	fx := newFixture(t)
+	for range 100 {
+		if w := fx.serve(t, httptest.NewRequest("POST", "/", strings.NewReader("[]"))); w.Code != 400 {
+			t.Fatalf("unsigned: %d", w.Code)
+		}
+	}
+	if n := strings.Count(fx.logs.String(), "refused a GitHub report"); n != 1 {
+		t.Errorf("100 refused requests logged %d lines, want 1", n)
+	}
+}
