@@ -96,6 +96,7 @@ func TestGitHubLeakReport(t *testing.T) {
 func TestGitHubLeakRouteOnlyWhenConfigured(t *testing.T) {
 	e := newTestEnv(t)
 	r := e.report(newGitHubSigner(t), true, e.admin)
-	wantError(t, r, 401, "missing_api_key") // an ordinary route, and none matches
+	wantError(t, r, 401, "missing_api_key") // an ordinary path: a key is needed first
+	wantError(t, e.do("POST", "/v1/leaks/github", e.admin, "[]"), 404, "not_found")
 	wantStatus(t, e.do("GET", "/v1/me", e.admin, nil), 200)
 }
