@@ -5,9 +5,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/gatekey/gatekey/apikey"
 	apierrors "github.com/gatekey/gatekey/errors"
 	"github.com/gatekey/gatekey/middleware"
 	"github.com/gatekey/gatekey/middleware/middlewaretest"
@@ -308,3 +310,58 @@ func TestStripPrefix(t *testing.T) {
 	}()
 	middleware.StripPrefix("/x", nil)
 }
+
+// TestGateUncleanPaths: a path ServeMux would redirect (not canonical, or
+// a subtree without its slash) is answered 404 by the Gate, without a
+// Location and without echoing the path or query, where a client may have
+// put its key; public routes too.
+func TestGateUncleanPaths(t *testing.T) {
+	f := newFixture(t)
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/things/{id}", nop)
+	mux.Handle("GET /v1/me", nop)
+	mux.Handle("/v1/sub/", nop)
+	mux.Handle("GET /v1/health", nop)
+	h := (&middleware.Gate{
+		Auth:   middleware.Authenticator{Verifier: f.mgr},
+		Public: []string{"GET /v1/health"},
+		Logger: discardLogger(),
+	}).Handler(mux)
+	key := f.keys["secret"]
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{
+		{"/v1/things/x", 200},
+		{"/v1/sub/a/b", 200},
+		{"/v1/health", 200},
+		{"/v1//things/" + key, 404},
+		{"/v1/things/x/../" + key, 404},
+		{"/v1/./me?k=" + key, 404},
+		{"/" + key + "/../v1/me", 404},
+		{"//v1/me", 404},
+		{"/v1/sub?k=" + key, 404},
+		{"/v1//health?k=" + key, 404},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		u, err := url.Parse(tc.path) // as sent: no dot segments resolved
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.URL = u
+		r.Header.Set("Authorization", "Bearer "+key)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tc.status || w.Header().Get("Location") != "" {
+			t.Errorf("%s: %d (Location %q), want %d", apikeyRedact(tc.path), w.Code, apikeyRedact(w.Header().Get("Location")), tc.status)
+		}
+		if tc.status == 404 && decodeError(t, w).Code != apierrors.CodeNotFound {
+			t.Errorf("%s: code %s, want not_found", apikeyRedact(tc.path), decodeError(t, w).Code)
+		}
+		if strings.Contains(w.Body.String(), key[len(key)-38:]) {
+			t.Errorf("%s: the answer echoes the key", apikeyRedact(tc.path))
+		}
+	}
+}
+
+func apikeyRedact(s string) string { return apikey.RedactAll(s) }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"net/http"
+
+	"github.com/gatekey/gatekey/apikey"
 )
 
 // requestIDHeader carries request ids in both directions.
@@ -15,8 +17,9 @@ const maxRequestIDLen = 128
 type requestIDKey struct{}
 
 // RequestID gives every request an id: a well-formed incoming X-Request-Id
-// (1 to 128 characters from [A-Za-z0-9._:-]) is kept, anything else is
-// replaced by a generated "req_" id. The id is stored in the request's
+// (1 to 128 characters from [A-Za-z0-9._:-], and nothing shaped like an
+// API key, which would be echoed and logged: see apikey.RedactAll) is
+// kept, anything else is replaced by a generated "req_" id. The id is stored in the request's
 // context, where RequestIDFromContext finds it, and set on the response's
 // X-Request-Id header before the next handler runs, where error bodies
 // find it (package errors copies it into their request_id).
@@ -43,8 +46,9 @@ func RequestIDFromContext(ctx context.Context) (string, bool) {
 }
 
 // validRequestID reports whether id may be used as a request id: 1 to 128
-// characters from [A-Za-z0-9._:-]. Anything else (too long, spaces, quotes,
-// control or non-ASCII characters) could corrupt logs or headers.
+// characters from [A-Za-z0-9._:-], not shaped like a key. Anything else
+// (too long, spaces, quotes, control or non-ASCII characters) could corrupt
+// logs or headers, and a key sent in its place would be echoed and logged.
 func validRequestID(id string) bool {
 	if len(id) == 0 || len(id) > maxRequestIDLen {
 		return false
@@ -58,7 +62,7 @@ func validRequestID(id string) bool {
 			return false
 		}
 	}
-	return true
+	return apikey.RedactAll(id) == id
 }
 
 const requestIDAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz"

@@ -26,6 +26,9 @@ func TestRequestID(t *testing.T) {
 		{"spaces", []string{"a b"}, false},
 		{"two headers", []string{"a", "b"}, false},
 		{"empty", []string{""}, false},
+		{"W3C trace id", []string{"4bf92f3577b34da6a3ce929d0e0e4736"}, true},
+		{"an API key", []string{"sk_test_" + strings.Repeat("a1B2", 12) + "ab"}, false},
+		{"an API key inside", []string{"req:pk_live_" + strings.Repeat("Z9", 22) + "-1"}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"net/http"
+	"path"
 	"strings"
 
 	apierrors "github.com/gatekey/gatekey/errors"
@@ -39,7 +40,16 @@ const maxNesting = 8
 // match returns the handler and pattern that rt, and the Routers nested in
 // it, pick for r: those of the innermost Router, or a nil handler and ""
 // when one of them has no route for r.
+//
+// A path that is not canonical (see canonical), or that a ServeMux
+// matches only by adding a trailing slash, has no route: ServeMux would
+// answer it with a redirect whose Location repeats the path and query,
+// and so whatever a client put there (its API key, say); the Gate
+// answers 404 instead, with a body that does not echo the path.
 func match(rt Router, r *http.Request) (http.Handler, string) {
+	if !canonical(r.URL.Path) {
+		return nil, ""
+	}
 	h, pattern := rt.Handler(r)
 	for range maxNesting {
 		inner, ok := h.(Router)
@@ -49,10 +59,38 @@ func match(rt Router, r *http.Request) (http.Handler, string) {
 		rt = inner
 		h, pattern = rt.Handler(r)
 	}
-	if pattern == "" {
+	if pattern == "" || slashRedirect(pattern, r.URL.Path) {
 		return nil, ""
 	}
 	return h, pattern
+}
+
+// canonical reports whether p is a path ServeMux serves as it is: rooted,
+// with no empty, "." or ".." segments (a trailing slash is kept).
+func canonical(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
+}
+
+// slashRedirect reports whether pattern ("[METHOD ][HOST]/PATH") is a
+// subtree pattern that ServeMux matched for path p only by adding the
+// trailing slash, as it does ("/v1/things" for "/v1/things/"), answering
+// with a redirect.
+func slashRedirect(pattern, p string) bool {
+	if i := strings.IndexByte(pattern, ' '); i >= 0 {
+		pattern = pattern[i+1:]
+	}
+	if i := strings.IndexByte(pattern, '/'); i > 0 {
+		pattern = pattern[i:]
+	}
+	return strings.HasSuffix(pattern, "/") && !strings.HasSuffix(p, "/") &&
+		strings.Count(p, "/") == strings.Count(pattern, "/")-1
 }
 
 // StripPrefix is http.StripPrefix for a Router: it serves requests whose
