@@ -1,27 +1,51 @@
 package service
 
 import (
+	"bytes"
+	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/gatekey/gatekey/apikey"
 )
 
-func TestRedactPath(t *testing.T) {
+// TestRedactingHandler: whatever part of a record holds a key, the line
+// written holds its redacted form only; ids pass unchanged.
+func TestRedactingHandler(t *testing.T) {
 	tok, err := apikey.Format{}.Generate(nil, apikey.SecretKey, apikey.Test)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for path, want := range map[string]string{
-		"/v1/keys/01uoTHatT215":                       "/v1/keys/01uoTHatT215",
-		"/v1/monitors/mon_ABCDEFGH12345678":           "/v1/monitors/mon_ABCDEFGH12345678",
-		"/v1/keys/" + tok.Reveal():                    "/v1/keys/" + tok.String(),
-		"/v1/keys/" + tok.Reveal() + "/roll":          "/v1/keys/" + tok.String() + "/roll",
-		"/v1/keys/sk_test_" + strings.Repeat("A", 50): "/v1/keys/[redacted]",
-		"/v1/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/x":        "/v1/[redacted]/x",
+	key := tok.Reveal()
+	bad := "sk_test_" + strings.Repeat("A", 50)
+	for _, newHandler := range []func(*bytes.Buffer) slog.Handler{
+		func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
+		func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
 	} {
-		if got := redactPath(path); got != want {
-			t.Errorf("redactPath(%s) = %s, want %s", apikey.Redact(path), got, want)
+		var out bytes.Buffer
+		logger := slog.New(redacting(newHandler(&out)))
+		logger = slog.New(redacting(logger.Handler())) // wrapping twice is harmless
+		logger.With("with_"+key, key).WithGroup("group_"+key).Info("message "+key,
+			"path", "/v1/keys/"+key+"/roll",
+			"method", key,
+			"request_id", "req_"+key,
+			"err", errors.New("store said: "+key),
+			"any", []string{key, bad},
+			slog.Group("g", "inner", key),
+			key, "as a key",
+			"key_id", tok.ID(),
+			"monitor", "mon_ABCDEFGH12345678",
+		)
+		line := out.String()
+		secret := key[len(key)-38 : len(key)-6]
+		if strings.Contains(line, secret) || strings.Contains(line, bad) {
+			t.Errorf("a log line holds a key: %s", apikey.RedactAll(line))
+		}
+		for _, want := range []string{tok.String(), tok.ID(), "mon_ABCDEFGH12345678", "[redacted]"} {
+			if !strings.Contains(line, want) {
+				t.Errorf("the line lacks %q: %s", want, line)
+			}
 		}
 	}
 }

@@ -66,6 +66,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	default:
 		return fmt.Errorf("-log-format: %q is not text or json", *logFormat)
 	}
+	logger = slog.New(redacting(logger.Handler())) // net/http's own lines too
 	if *keyCacheTTL <= 0 {
 		return errors.New("-key-cache-ttl must be positive")
 	}

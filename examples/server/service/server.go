@@ -100,6 +100,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.Logger = slog.New(redacting(cfg.Logger.Handler()))
 	if len(cfg.Rate) == 0 {
 		return nil, errors.New("server: no rate limit policy")
 	}
@@ -248,7 +249,7 @@ func (s *Service) routes() http.Handler {
 		Credits:     s.credits,
 		CORS:        &middleware.CORS{AllowedOrigins: s.cfg.CORSOrigins},
 		Public:      public,
-		Errors:      apierrors.Writer{Encoding: s.cfg.ErrorEncoding},
+		Errors:      apierrors.Writer{Encoding: s.cfg.ErrorEncoding, Logger: s.cfg.Logger},
 		Proxies:     s.cfg.TrustedProxies,
 		Logger:      s.cfg.Logger,
 	}
