@@ -124,8 +124,9 @@ func (m *Manager) Verify(ctx context.Context, presented string) (*Key, error) {
 // Close closes the Manager's Verifier, writing pending last-use times.
 func (m *Manager) Close() error { return m.v.Close() }
 
-// maxNameLen is the longest key name Create accepts, in bytes.
-const maxNameLen = 200
+// MaxNameLen is the longest key name Create accepts, in bytes (of UTF-8:
+// a name of 200 characters may be longer).
+const MaxNameLen = 200
 
 func (m *Manager) validate(p *CreateParams, now time.Time) error {
 	bad := func(param, reason string) error { return &ParamError{Param: param, Reason: reason} }
@@ -136,7 +137,7 @@ func (m *Manager) validate(p *CreateParams, now time.Time) error {
 		return bad("environment", "must be live or test")
 	case !p.Permission.Valid():
 		return bad("permission", "must be read_only or read_write")
-	case len(p.Name) > maxNameLen:
+	case len(p.Name) > MaxNameLen:
 		return bad("name", "must be at most 200 bytes")
 	case !p.ExpiresAt.IsZero() && !p.ExpiresAt.After(now):
 		return bad("expires_at", "must be in the future")

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 	"unicode"
@@ -51,6 +52,9 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any, optional bool) 
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return apierrors.New(http.StatusBadRequest, codeInvalidContentType, "Content-Type must be application/json")
 	}
+	if err := exactFields(body, dst); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -60,6 +64,61 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any, optional bool) 
 		return apierrors.New(http.StatusBadRequest, codeInvalidJSON, "Request body must hold a single JSON object")
 	}
 	return nil
+}
+
+// exactFields checks the field names of the JSON object in body against
+// the json tags of the struct dst points to, exactly: encoding/json would
+// match "Name", "NAME" and even Unicode folds ("permiſſion", with U+017F,
+// for "permission") of a tag, and take the last of two copies of a field. An unknown name is 400
+// unknown_field (named with apikey.RedactAll, since a client may have put
+// its key there), a repeated one 400 invalid_json. Anything that is not
+// an object is left for the decoder to refuse.
+func exactFields(body []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	known := jsonFields(dst)
+	seen := make(map[string]bool)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil // not valid JSON: the decoder says so
+		}
+		name, _ := t.(string)
+		switch {
+		case !known[name]:
+			field := apikey.RedactAll(name)
+			e := apierrors.New(http.StatusBadRequest, codeUnknownField, fmt.Sprintf("Unknown field %q", field))
+			e.Param = field
+			return e
+		case seen[name]:
+			return apierrors.New(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("Field %q appears twice", name))
+		}
+		seen[name] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+// jsonFields returns the JSON names of the fields of the struct v points to.
+func jsonFields(v any) map[string]bool {
+	t := reflect.TypeOf(v).Elem()
+	names := make(map[string]bool, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			name = f.Name
+		}
+		if name != "-" && f.IsExported() {
+			names[name] = true
+		}
+	}
+	return names
 }
 
 // jsonError turns a decoding error into a client error that says what is
@@ -72,7 +131,7 @@ func jsonError(err error) error {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		// encoding/json has no typed error for this; the e2e tests
 		// (TestCreateKeyValidation) catch a change of its wording.
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		field := apikey.RedactAll(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
 		e := apierrors.New(http.StatusBadRequest, codeUnknownField, fmt.Sprintf("Unknown field %q", field))
 		e.Param = field
 		return e
@@ -111,15 +170,15 @@ func callerKey(r *http.Request) (*apikey.Key, error) {
 	return k, nil
 }
 
-// validName checks a human-readable name: 1 to 100 characters of valid
-// UTF-8 without control characters.
+// validName checks a human-readable name: valid UTF-8 without control
+// characters, not blank, of at most apikey.MaxNameLen (200) bytes, the
+// library's own limit for key names, so that the two cannot disagree.
 func validName(param, s string) error {
-	n := utf8.RuneCountInString(s)
 	switch {
 	case strings.TrimSpace(s) == "":
 		return apierrors.NewInvalidParameter(param, param+" is required")
-	case n > 100:
-		return apierrors.NewInvalidParameter(param, param+" must be at most 100 characters")
+	case len(s) > apikey.MaxNameLen:
+		return apierrors.NewInvalidParameter(param, fmt.Sprintf("%s must be at most %d bytes of UTF-8", param, apikey.MaxNameLen))
 	case !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0:
 		return apierrors.NewInvalidParameter(param, param+" must be printable text")
 	}

@@ -151,7 +151,11 @@ func TestCreateKeyValidation(t *testing.T) {
 		{name: "missing name", body: `{}`, wantCode: "invalid_parameter", wantParam: "name"},
 		{name: "empty name", body: `{"name":""}`, wantCode: "invalid_parameter", wantParam: "name"},
 		{name: "blank name", body: `{"name":"   "}`, wantCode: "invalid_parameter", wantParam: "name"},
-		{name: "name of 101 characters", body: `{"name":"` + strings.Repeat("n", 101) + `"}`, wantCode: "invalid_parameter", wantParam: "name"},
+		{name: "name of 201 bytes", body: `{"name":"` + strings.Repeat("n", 201) + `"}`, wantCode: "invalid_parameter", wantParam: "name"},
+		{name: "name of 67 characters, 201 bytes", body: `{"name":"` + strings.Repeat("€", 67) + `"}`, wantCode: "invalid_parameter", wantParam: "name"},
+		{name: "field name in another case", body: `{"Name":"x"}`, wantCode: "unknown_field", wantParam: "Name"},
+		{name: "field name folded", body: `{"name":"x","permiſſion":"read_only"}`, wantCode: "unknown_field", wantParam: "permiſſion"},
+		{name: "field twice", body: `{"name":"x","name":"y"}`, wantCode: "invalid_json"},
 		{name: "name is a number", body: `{"name":5}`, wantCode: "invalid_parameter", wantParam: "name"},
 		{name: "bad type", body: `{"name":"x","type":"master"}`, wantCode: "invalid_parameter", wantParam: "type"},
 		{name: "bad permission", body: `{"name":"x","permission":"admin"}`, wantCode: "invalid_parameter", wantParam: "permission"},
@@ -220,7 +224,8 @@ func TestCreateKeyValidation(t *testing.T) {
 		}
 		for _, b := range []string{
 			exactly,
-			`{"name":"` + strings.Repeat("n", 100) + `"}`,
+			`{"name":"` + strings.Repeat("n", 200) + `"}`,
+			`{"name":"` + strings.Repeat("€", 66) + `nn"}`, // 200 bytes
 		} {
 			m := decodeJSON[keyMeta](t, e.do("POST", "/v1/keys", e.admin, b, contentType("application/json; charset=utf-8")))
 			if m.Key == "" {
