@@ -307,8 +307,9 @@ func (m *Manager) Enable(ctx context.Context, id string) (*Key, error) {
 
 // Roll replaces a key: it creates a new key with the same attributes (name,
 // type, environment, permission, scopes, owner, tier, networks, metadata,
-// disabled; not the expiry) and makes the old one expire after grace (at
-// once if grace <= 0; an earlier existing expiry is kept). It returns the
+// disabled, and the expiry the old one had before this roll, so that
+// rolling a key never extends its life) and makes the old one expire after
+// grace (at once if grace <= 0; an earlier existing expiry is kept). It returns the
 // new key's plaintext and record. A revoked key cannot be rolled
 // (ErrRevoked), nor an expired one (ErrExpired): rolling would turn a key
 // that no longer works into a working one. A disabled key can be rolled;
@@ -349,6 +350,7 @@ func (m *Manager) roll(ctx context.Context, id string, grace time.Duration) (Tok
 		AllowedNetworks: old.AllowedNetworks,
 		Metadata:        old.Metadata,
 		Disabled:        old.Disabled,
+		ExpiresAt:       old.ExpiresAt,
 	})
 	if err != nil {
 		return Token{}, nil, nil, err

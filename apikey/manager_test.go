@@ -434,8 +434,10 @@ func TestManagerRollState(t *testing.T) {
 				}
 				return
 			}
-			if len(keys) != 2 || nk.Disabled != tc.wantOff || !nk.ExpiresAt.IsZero() {
-				t.Errorf("Roll made %d keys; new key disabled=%v expires=%v", len(keys), nk.Disabled, nk.ExpiresAt)
+			// The successor keeps the old key's expiry: rolling never
+			// extends a key's life.
+			if len(keys) != 2 || nk.Disabled != tc.wantOff || !nk.ExpiresAt.Equal(rec.ExpiresAt) {
+				t.Errorf("Roll made %d keys; new key disabled=%v expires=%v, want expiry %v", len(keys), nk.Disabled, nk.ExpiresAt, rec.ExpiresAt)
 			}
 		})
 	}
@@ -469,5 +471,26 @@ func TestManagerCreateNetworks(t *testing.T) {
 		if !rec.AllowsAddr(netip.MustParseAddr(tc.client)) {
 			t.Errorf("key for %s rejects %s", tc.in, tc.client)
 		}
+	}
+}
+
+// TestManagerRollInGrace: a key in its grace period that is rolled again
+// gives a successor that dies with it, not one that never expires.
+func TestManagerRollInGrace(t *testing.T) {
+	m, clk := newTestManager(t, new(MemoryStore), ManagerConfig{})
+	_, a, err := m.Create(t.Context(), CreateParams{Type: SecretKey, Environment: Live})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b, err := m.Roll(t.Context(), a.ID, time.Hour)
+	if err != nil || !b.ExpiresAt.IsZero() {
+		t.Fatalf("first roll: %v, successor expires %v (want never)", err, b.ExpiresAt)
+	}
+	_, c, err := m.Roll(t.Context(), a.ID, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := clk.Now().Add(time.Hour); !c.ExpiresAt.Equal(want) {
+		t.Errorf("rolling a key in its grace period: the successor expires %v, want %v (the end of the grace)", c.ExpiresAt, want)
 	}
 }
