@@ -165,7 +165,7 @@ func TestAdvLifecycleEvents(t *testing.T) {
 		{"disable unknown", func() error { m.Disable(ctx, "AAAAAAAAAAAA"); return nil }, nil},
 		{"roll", func() error {
 			clk.Advance(time.Minute)
-			_, nk, err := m.Roll(ctx, a.ID, time.Hour)
+			_, nk, err := m.Roll(ctx, a.ID, RollParams{Grace: time.Hour})
 			if nk != nil {
 				successor = nk.ID
 			}
@@ -180,7 +180,7 @@ func TestAdvLifecycleEvents(t *testing.T) {
 			return nil
 		}, nil},
 		{"roll a revoked key", func() error {
-			if _, _, err := m.Roll(ctx, b.ID, 0); !errors.Is(err, ErrRevoked) {
+			if _, _, err := m.Roll(ctx, b.ID, RollParams{Grace: 0}); !errors.Is(err, ErrRevoked) {
 				return fmt.Errorf("Roll of a revoked key: %v, want ErrRevoked", err)
 			}
 			return nil
@@ -229,7 +229,7 @@ func TestAdvEventKeyIsTheStateAfterTheChange(t *testing.T) {
 	m.Disable(ctx, k.ID)
 	m.Enable(ctx, k.ID)
 	grace := 2 * time.Hour
-	_, nk, err := m.Roll(ctx, k.ID, grace)
+	_, nk, err := m.Roll(ctx, k.ID, RollParams{Grace: grace})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +435,7 @@ func TestAdvRolledExpiryIsANewExpiry(t *testing.T) {
 	}
 	m.Verify(ctx, tok.Reveal())
 	m.Verify(ctx, tok.Reveal())
-	_, nk, err := m.Roll(ctx, k.ID, time.Hour)
+	_, nk, err := m.Roll(ctx, k.ID, RollParams{Grace: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -518,7 +518,7 @@ func TestAdvHooksRunOutsideTheLocks(t *testing.T) {
 	m.Verify(ctx, tok.Reveal()) // expiring_soon
 	m.Disable(ctx, k.ID)
 	m.Enable(ctx, k.ID)
-	_, nk, err := m.Roll(ctx, k.ID, 10*time.Minute)
+	_, nk, err := m.Roll(ctx, k.ID, RollParams{Grace: 10 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

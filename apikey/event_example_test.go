@@ -70,7 +70,7 @@ func ExampleManagerConfig_onEvent() {
 	}
 	ctx := context.Background()
 	_, k, _ := m.Create(ctx, apikey.CreateParams{Type: apikey.SecretKey, Environment: apikey.Live, Owner: "acct_42"})
-	_, next, _ := m.Roll(ctx, k.ID, 24*time.Hour)
+	_, next, _ := m.Roll(ctx, k.ID, apikey.RollParams{Grace: 24 * time.Hour})
 	m.Revoke(ctx, next.ID)
 	m.Close()
 

@@ -75,7 +75,7 @@ func TestManagerEvents(t *testing.T) {
 	m.Enable(ctx, id)
 	check("enable", "enabled "+id)
 
-	_, nk, err := m.Roll(ctx, id, time.Hour)
+	_, nk, err := m.Roll(ctx, id, RollParams{Grace: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,7 +118,7 @@ func ExampleManager_Roll() {
 	defer m.Close()
 	old, _, _ := m.Create(ctx, apikey.CreateParams{Name: "ci", Type: apikey.SecretKey, Environment: apikey.Test})
 
-	tok, rec, err := m.Roll(ctx, old.ID(), 24*time.Hour)
+	tok, rec, err := m.Roll(ctx, old.ID(), apikey.RollParams{Grace: 24 * time.Hour})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -305,20 +305,33 @@ func (m *Manager) Enable(ctx context.Context, id string) (*Key, error) {
 	})
 }
 
+// RollParams describes a roll.
+type RollParams struct {
+	// Grace is how long the old key keeps working; 0 or less means it
+	// stops at once. An earlier expiry it already has is kept.
+	Grace time.Duration
+
+	// ExpiresAt, if set, caps the new key's expiry: it expires at the
+	// earlier of ExpiresAt and the old key's own expiry. It must be in
+	// the future. A service sets it so that a key which expires cannot
+	// roll another into a key that outlives it.
+	ExpiresAt time.Time
+}
+
 // Roll replaces a key: it creates a new key with the same attributes (name,
 // type, environment, permission, scopes, owner, tier, networks, metadata,
 // disabled, and the expiry the old one had before this roll, so that
-// rolling a key never extends its life) and makes the old one expire after
-// grace (at once if grace <= 0; an earlier existing expiry is kept). It returns the
-// new key's plaintext and record. A revoked key cannot be rolled
-// (ErrRevoked), nor an expired one (ErrExpired): rolling would turn a key
-// that no longer works into a working one. A disabled key can be rolled;
-// the new key is disabled too.
+// rolling a key never extends its life; see also RollParams.ExpiresAt)
+// and makes the old one expire after p.Grace. It returns the new key's
+// plaintext and record. A revoked key cannot be rolled (ErrRevoked), nor
+// an expired one (ErrExpired): rolling would turn a key that no longer
+// works into a working one. A disabled key can be rolled; the new key is
+// disabled too.
 //
 // A key without an Owner is its own account (see Key.Account); its
 // successor gets that ID as its Owner, so that the account carries over.
-func (m *Manager) Roll(ctx context.Context, id string, grace time.Duration) (Token, *Key, error) {
-	tok, old, nk, err := m.roll(ctx, id, grace)
+func (m *Manager) Roll(ctx context.Context, id string, p RollParams) (Token, *Key, error) {
+	tok, old, nk, err := m.roll(ctx, id, p)
 	if err != nil {
 		return Token{}, nil, err
 	}
@@ -327,7 +340,7 @@ func (m *Manager) Roll(ctx context.Context, id string, grace time.Duration) (Tok
 }
 
 // roll is Roll without its event; it also returns the old record.
-func (m *Manager) roll(ctx context.Context, id string, grace time.Duration) (Token, *Key, *Key, error) {
+func (m *Manager) roll(ctx context.Context, id string, p RollParams) (Token, *Key, *Key, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	defer m.v.Invalidate(id)
@@ -338,6 +351,10 @@ func (m *Manager) roll(ctx context.Context, id string, grace time.Duration) (Tok
 	now := m.now()
 	if st := old.Status(now); st == StatusRevoked || st == StatusExpired {
 		return Token{}, nil, nil, st.Err()
+	}
+	expires := old.ExpiresAt
+	if !p.ExpiresAt.IsZero() && (expires.IsZero() || p.ExpiresAt.Before(expires)) {
+		expires = p.ExpiresAt // Create checks that it is in the future
 	}
 	tok, nk, err := m.create(ctx, CreateParams{
 		Name:            old.Name,
@@ -350,12 +367,12 @@ func (m *Manager) roll(ctx context.Context, id string, grace time.Duration) (Tok
 		AllowedNetworks: old.AllowedNetworks,
 		Metadata:        old.Metadata,
 		Disabled:        old.Disabled,
-		ExpiresAt:       old.ExpiresAt,
+		ExpiresAt:       expires,
 	})
 	if err != nil {
 		return Token{}, nil, nil, err
 	}
-	until := now.Add(max(grace, 0)).Round(0)
+	until := now.Add(max(p.Grace, 0)).Round(0)
 	if old.ExpiresAt.IsZero() || until.Before(old.ExpiresAt) {
 		old.ExpiresAt = until
 		if err := m.store.UpdateKey(ctx, old); err != nil {

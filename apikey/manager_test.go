@@ -162,7 +162,7 @@ func TestManagerRevokeDisableEnable(t *testing.T) {
 	if _, err := m.Enable(t.Context(), id); !errors.Is(err, ErrRevoked) {
 		t.Errorf("Enable of a revoked key = %v, want ErrRevoked", err)
 	}
-	if _, _, err := m.Roll(t.Context(), id, 0); !errors.Is(err, ErrRevoked) {
+	if _, _, err := m.Roll(t.Context(), id, RollParams{Grace: 0}); !errors.Is(err, ErrRevoked) {
 		t.Errorf("Roll of a revoked key = %v, want ErrRevoked", err)
 	}
 	if _, err := m.Revoke(t.Context(), "nonexistent1"); !errors.Is(err, ErrNotFound) {
@@ -178,7 +178,7 @@ func TestManagerRoll(t *testing.T) {
 	})
 	m.Verify(t.Context(), old.Reveal())
 	clk.Advance(time.Minute)
-	tok, rec, err := m.Roll(t.Context(), old.ID(), time.Hour)
+	tok, rec, err := m.Roll(t.Context(), old.ID(), RollParams{Grace: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestManagerRoll(t *testing.T) {
 		t.Errorf("after the grace period, new key: %v", err)
 	}
 	// Without grace the old key expires at once.
-	tok2, _, err := m.Roll(t.Context(), tok.ID(), 0)
+	tok2, _, err := m.Roll(t.Context(), tok.ID(), RollParams{Grace: 0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,14 +218,14 @@ func TestManagerRoll(t *testing.T) {
 func TestManagerRollKeepsAccount(t *testing.T) {
 	m, _ := newTestManager(t, new(MemoryStore), ManagerConfig{})
 	old, _, _ := m.Create(t.Context(), CreateParams{Name: "solo", Type: SecretKey, Environment: Live})
-	_, next, err := m.Roll(t.Context(), old.ID(), time.Hour)
+	_, next, err := m.Roll(t.Context(), old.ID(), RollParams{Grace: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if next.Owner != old.ID() {
 		t.Errorf("successor of an ownerless key: Owner %q, want the old key's ID %q", next.Owner, old.ID())
 	}
-	_, third, err := m.Roll(t.Context(), next.ID, time.Hour)
+	_, third, err := m.Roll(t.Context(), next.ID, RollParams{Grace: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +277,7 @@ func TestManagerConcurrent(t *testing.T) {
 					}
 				default:
 					if r.IntN(10) == 0 {
-						nt, _, err := m.Roll(t.Context(), tok.ID(), 0)
+						nt, _, err := m.Roll(t.Context(), tok.ID(), RollParams{Grace: 0})
 						if errors.Is(err, ErrRevoked) || errors.Is(err, ErrExpired) {
 							continue // revoked, or rolled already
 						}
@@ -334,7 +334,10 @@ func TestManagerChangesTakeEffectUnderLoad(t *testing.T) {
 	for name, op := range map[string]func(m *Manager, id string) error{
 		"revoke":  func(m *Manager, id string) error { _, err := m.Revoke(context.Background(), id); return err },
 		"disable": func(m *Manager, id string) error { _, err := m.Disable(context.Background(), id); return err },
-		"roll":    func(m *Manager, id string) error { _, _, err := m.Roll(context.Background(), id, 0); return err },
+		"roll": func(m *Manager, id string) error {
+			_, _, err := m.Roll(context.Background(), id, RollParams{Grace: 0})
+			return err
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			m, _ := newTestManager(t, new(MemoryStore), ManagerConfig{
@@ -423,7 +426,7 @@ func TestManagerRollState(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.edit(m, clk, rec.ID)
-			tok, nk, err := m.Roll(t.Context(), rec.ID, 0)
+			tok, nk, err := m.Roll(t.Context(), rec.ID, RollParams{Grace: 0})
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Roll = %v, want %v", err, tc.want)
 			}
@@ -482,15 +485,65 @@ func TestManagerRollInGrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, b, err := m.Roll(t.Context(), a.ID, time.Hour)
+	_, b, err := m.Roll(t.Context(), a.ID, RollParams{Grace: time.Hour})
 	if err != nil || !b.ExpiresAt.IsZero() {
 		t.Fatalf("first roll: %v, successor expires %v (want never)", err, b.ExpiresAt)
 	}
-	_, c, err := m.Roll(t.Context(), a.ID, 24*time.Hour)
+	_, c, err := m.Roll(t.Context(), a.ID, RollParams{Grace: 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := clk.Now().Add(time.Hour); !c.ExpiresAt.Equal(want) {
 		t.Errorf("rolling a key in its grace period: the successor expires %v, want %v (the end of the grace)", c.ExpiresAt, want)
+	}
+}
+
+// TestManagerRollExpiresAt: RollParams.ExpiresAt caps the successor's
+// expiry, and never lengthens it.
+func TestManagerRollExpiresAt(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		old, capAt   time.Duration // from now; 0: none
+		want         time.Duration // 0: never
+		wantParamErr bool
+	}{
+		{"no expiry, no cap", 0, 0, 0, false},
+		{"no expiry, a cap", 0, 2 * time.Hour, 2 * time.Hour, false},
+		{"an expiry, a later cap", 3 * time.Hour, 5 * time.Hour, 3 * time.Hour, false},
+		{"an expiry, an earlier cap", 3 * time.Hour, time.Hour, time.Hour, false},
+		{"a cap in the past", 0, -time.Hour, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, clk := newTestManager(t, new(MemoryStore), ManagerConfig{})
+			var exp, capAt time.Time
+			if tc.old != 0 {
+				exp = clk.Now().Add(tc.old)
+			}
+			if tc.capAt != 0 {
+				capAt = clk.Now().Add(tc.capAt)
+			}
+			_, k, err := m.Create(t.Context(), CreateParams{Type: SecretKey, Environment: Live, ExpiresAt: exp})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, nk, err := m.Roll(t.Context(), k.ID, RollParams{Grace: time.Minute, ExpiresAt: capAt})
+			var pe *ParamError
+			if tc.wantParamErr {
+				if !errors.As(err, &pe) || pe.Param != "expires_at" {
+					t.Fatalf("Roll with a past cap: %v, want a ParamError for expires_at", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want time.Time
+			if tc.want != 0 {
+				want = clk.Now().Add(tc.want)
+			}
+			if !nk.ExpiresAt.Equal(want) {
+				t.Errorf("successor expires %v, want %v", nk.ExpiresAt, want)
+			}
+		})
 	}
 }

@@ -709,7 +709,7 @@ func TestAdvCreditsAccountIsOwnerElseKey(t *testing.T) {
 	}
 	advWantError(t, w.do("GET", "/v1/things", w.keys["alice2"]), 402, "quota_exceeded")
 	// Rolling a key with an owner keeps the account's balance.
-	tok, _, err := w.mgr.Roll(context.Background(), w.recs["alice2"].ID, time.Hour)
+	tok, _, err := w.mgr.Roll(context.Background(), w.recs["alice2"].ID, apikey.RollParams{Grace: time.Hour})
 	if err != nil {
 		t.Fatalf("roll: %v", err)
 	}
@@ -737,7 +737,7 @@ func TestAdvCreditsRollOwnerlessKeyKeepsBalance(t *testing.T) {
 		}
 	}
 	advWantError(t, w.do("GET", "/v1/things", w.keys["solo1"]), 402, "quota_exceeded")
-	tok, _, err := w.mgr.Roll(context.Background(), w.recs["solo1"].ID, time.Hour)
+	tok, _, err := w.mgr.Roll(context.Background(), w.recs["solo1"].ID, apikey.RollParams{Grace: time.Hour})
 	if err != nil {
 		t.Fatalf("roll: %v", err)
 	}

@@ -96,7 +96,7 @@ func TestStoreChanges(t *testing.T) {
 			return err
 		}, apikey.ErrDisabled},
 		{"roll", func(ctx context.Context, m *apikey.Manager, id string) error {
-			_, _, err := m.Roll(ctx, id, 0)
+			_, _, err := m.Roll(ctx, id, apikey.RollParams{Grace: 0})
 			return err
 		}, apikey.ErrExpired},
 	} {

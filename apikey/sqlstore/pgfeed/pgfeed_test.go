@@ -233,7 +233,7 @@ func TestRevocationReachesReplica(t *testing.T) {
 	}{
 		{"revoke", func(id string) error { _, err := mgrA.Revoke(ctx, id); return err }, apikey.ErrRevoked},
 		{"disable", func(id string) error { _, err := mgrA.Disable(ctx, id); return err }, apikey.ErrDisabled},
-		{"roll", func(id string) error { _, _, err := mgrA.Roll(ctx, id, 0); return err }, apikey.ErrExpired},
+		{"roll", func(id string) error { _, _, err := mgrA.Roll(ctx, id, apikey.RollParams{Grace: 0}); return err }, apikey.ErrExpired},
 		{"delete in SQL", func(id string) error {
 			_, err := dbs[0].ExecContext(ctx, "DELETE FROM gatekey_api_keys WHERE id = $1", id)
 			return err
