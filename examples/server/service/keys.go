@@ -2,7 +2,9 @@ package service
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -129,6 +131,21 @@ func (s *Service) createKey(w http.ResponseWriter, r *http.Request) error {
 		}
 		p.ExpiresAt = t.UTC()
 	}
+	// A key cannot make a key that outlives it.
+	if !caller.ExpiresAt.IsZero() {
+		switch {
+		case p.ExpiresAt.IsZero():
+			p.ExpiresAt = caller.ExpiresAt
+		case p.ExpiresAt.After(caller.ExpiresAt):
+			return apierrors.NewInvalidParameter("expires_at", "expires_at must not be later than the expiry of the key that creates it, "+
+				caller.ExpiresAt.UTC().Format(time.RFC3339))
+		}
+	}
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	if err := s.roomForKey(r, p.Owner, ""); err != nil {
+		return err
+	}
 	tok, k, err := s.mgr.Create(r.Context(), p)
 	if err != nil {
 		return storeError(err)
@@ -139,9 +156,13 @@ func (s *Service) createKey(w http.ResponseWriter, r *http.Request) error {
 }
 
 // listKeys answers GET /v1/keys: the keys of the caller's account and
-// environment.
+// environment, newest first, a page at a time.
 func (s *Service) listKeys(w http.ResponseWriter, r *http.Request) error {
 	caller, err := callerKey(r)
+	if err != nil {
+		return err
+	}
+	p, err := parsePage(r)
 	if err != nil {
 		return err
 	}
@@ -149,14 +170,46 @@ func (s *Service) listKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return storeError(err)
 	}
-	out := struct {
-		Data []keyJSON `json:"data"`
-	}{Data: make([]keyJSON, 0, len(keys))}
-	for _, k := range keys {
+	slices.Reverse(keys) // List is oldest first, by creation time then id
+	pg, err := paginate(keys, func(k *apikey.Key) string { return k.ID }, p)
+	if err != nil {
+		return err
+	}
+	out := listJSON[keyJSON]{Data: make([]keyJSON, 0, len(pg.Data)), HasMore: pg.HasMore}
+	for _, k := range pg.Data {
 		out.Data = append(out.Data, s.keyJSON(k))
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
+
+// errTooManyKeys is the answer to a key past an account's cap.
+var errTooManyKeys = apierrors.New(http.StatusConflict, apierrors.CodeConflict,
+	fmt.Sprintf("This account has %d active keys, as many as it may have; revoke one first", maxActiveKeys))
+
+// roomForKey reports, as nil, whether the account may hold one more
+// active key, beside those it has; freed is a key about to stop being
+// active (a key rolled without grace). The caller holds s.keysMu, so that
+// concurrent creates cannot all take the last slot.
+func (s *Service) roomForKey(r *http.Request, account, freed string) error {
+	keys, err := s.mgr.List(r.Context(), apikey.ListFilter{Owner: account})
+	if err != nil {
+		return storeError(err)
+	}
+	now, active := s.cfg.Now(), 0
+	for _, k := range keys {
+		if st := k.Status(now); st != apikey.StatusRevoked && st != apikey.StatusExpired && k.ID != freed {
+			active++
+		}
+	}
+	if active >= maxActiveKeys {
+		return errTooManyKeys
+	}
+	return nil
+}
+
+// errAdminKey refuses a change of the admin key by another key.
+var errAdminKey = apierrors.New(http.StatusForbidden, apierrors.CodeInsufficientPermissions,
+	"Only the admin key may revoke or roll the admin key")
 
 // findKey returns the key named by the path's {id}, if it belongs to the
 // caller's environment and account; anything else is 404.
@@ -204,9 +257,12 @@ func (s *Service) getKey(w http.ResponseWriter, r *http.Request) error {
 // revokeKey answers DELETE /v1/keys/{id}: immediate and irreversible, and
 // idempotent.
 func (s *Service) revokeKey(w http.ResponseWriter, r *http.Request) error {
-	_, k, err := s.findKey(r)
+	caller, k, err := s.findKey(r)
 	if err != nil {
 		return err
+	}
+	if k.ID == s.adminID && caller.ID != s.adminID {
+		return errAdminKey
 	}
 	k, err = s.mgr.Revoke(r.Context(), k.ID)
 	if err != nil {
@@ -222,10 +278,14 @@ type rollKeyRequest struct {
 // rollKey answers POST /v1/keys/{id}/roll: a new key with the same
 // attributes; the old one keeps working for expires_in seconds.
 func (s *Service) rollKey(w http.ResponseWriter, r *http.Request) error {
-	_, k, err := s.findKey(r)
+	caller, k, err := s.findKey(r)
 	if err != nil {
 		return err
 	}
+	if k.ID == s.adminID && caller.ID != s.adminID {
+		return errAdminKey
+	}
+
 	var req rollKeyRequest
 	if err := decodeBody(w, r, &req, true); err != nil {
 		return err
@@ -237,7 +297,17 @@ func (s *Service) rollKey(w http.ResponseWriter, r *http.Request) error {
 		}
 		grace = time.Duration(*req.ExpiresIn) * time.Second
 	}
-	tok, nk, err := s.mgr.Roll(r.Context(), k.ID, grace)
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	freed := ""
+	if grace == 0 {
+		freed = k.ID // replaced at once: its slot is the new key's
+	}
+	if err := s.roomForKey(r, k.Account(), freed); err != nil {
+		return err
+	}
+	// The successor keeps k's expiry, and must not outlive the caller.
+	tok, nk, err := s.mgr.Roll(r.Context(), k.ID, apikey.RollParams{Grace: grace, ExpiresAt: caller.ExpiresAt})
 	switch {
 	case errors.Is(err, apikey.ErrRevoked):
 		return apierrors.New(http.StatusConflict, apierrors.CodeConflict, "A revoked key cannot be rolled")

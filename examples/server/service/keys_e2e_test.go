@@ -281,8 +281,8 @@ func TestListKeys(t *testing.T) {
 			if err := json.Unmarshal(r.Body, &outer); err != nil {
 				t.Fatal(err)
 			}
-			if len(outer) != 1 || outer["data"] == nil {
-				t.Errorf("listing is not {\"data\":[…]}: %.200s", r.Body)
+			if len(outer) != 2 || outer["data"] == nil || string(outer["has_more"]) != "false" {
+				t.Errorf("listing is not {\"data\":[…], \"has_more\": false}: %.200s", r.Body)
 			}
 			want := tc.want
 			if want == nil {

@@ -2,10 +2,12 @@ package service
 
 import (
 	"crypto/rand"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,6 +51,10 @@ func (s *Service) listMonitors(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	p, err := parsePage(r)
+	if err != nil {
+		return err
+	}
 	ms := s.monitors
 	ms.mu.Lock()
 	data := make([]*monitor, 0)
@@ -58,18 +64,17 @@ func (s *Service) listMonitors(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	ms.mu.Unlock()
-	slices.SortFunc(data, func(a, b *monitor) int {
-		if c := a.created.Compare(b.created); c != 0 {
+	slices.SortFunc(data, func(a, b *monitor) int { // newest first
+		if c := b.created.Compare(a.created); c != 0 {
 			return c
 		}
-		if a.ID < b.ID {
-			return -1
-		}
-		return 1
+		return strings.Compare(b.ID, a.ID)
 	})
-	return writeJSON(w, http.StatusOK, struct {
-		Data []*monitor `json:"data"`
-	}{data})
+	pg, err := paginate(data, func(m *monitor) string { return m.ID }, p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, pg)
 }
 
 type createMonitorRequest struct {
@@ -97,6 +102,17 @@ func (s *Service) createMonitor(w http.ResponseWriter, r *http.Request) error {
 	m := &monitor{ID: "mon_" + rand.Text()[:16], Name: req.Name, URL: req.URL,
 		CreatedAt: rfc3339(now), account: caller.Account(), env: caller.Environment, created: now}
 	s.monitors.mu.Lock()
+	n := 0
+	for _, o := range s.monitors.m {
+		if o.account == m.account {
+			n++
+		}
+	}
+	if n >= maxMonitors {
+		s.monitors.mu.Unlock()
+		return apierrors.New(http.StatusConflict, apierrors.CodeConflict,
+			fmt.Sprintf("This account has %d monitors, as many as it may have; delete one first", maxMonitors))
+	}
 	s.monitors.m[m.ID] = m
 	s.monitors.mu.Unlock()
 	return writeJSON(w, http.StatusCreated, m)

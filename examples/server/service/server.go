@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gatekey/gatekey/apikey"
@@ -87,6 +88,11 @@ type Service struct {
 	adminID  string // the admin key's id
 	handler  http.Handler
 	stopFeed func() // stops the KeyChanges feed and waits for it
+
+	// keysMu serialises creating keys, so that an account's cap on active
+	// keys holds under concurrent creates (within this process: replicas
+	// of a fleet may together go a few past it).
+	keysMu sync.Mutex
 
 	// generatedAdminKey is set when no admin key was configured: main
 	// prints it once.
