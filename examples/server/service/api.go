@@ -172,7 +172,8 @@ func callerKey(r *http.Request) (*apikey.Key, error) {
 
 // validName checks a human-readable name: valid UTF-8 without control
 // characters, not blank, of at most apikey.MaxNameLen (200) bytes, the
-// library's own limit for key names, so that the two cannot disagree.
+// library's own limit for key names, so that the two cannot disagree, and
+// without anything shaped like a key.
 func validName(param, s string) error {
 	switch {
 	case strings.TrimSpace(s) == "":
@@ -181,8 +182,19 @@ func validName(param, s string) error {
 		return apierrors.NewInvalidParameter(param, fmt.Sprintf("%s must be at most %d bytes of UTF-8", param, apikey.MaxNameLen))
 	case !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0:
 		return apierrors.NewInvalidParameter(param, param+" must be printable text")
+	case holdsKey(s):
+		return errHoldsKey(param)
 	}
 	return nil
+}
+
+// holdsKey reports whether s holds something shaped like an API key
+// (apikey.RedactAll's rule). A key pasted into a name or a URL would be
+// stored in the clear and sent back in every listing: it is refused.
+func holdsKey(s string) bool { return apikey.RedactAll(s) != s }
+
+func errHoldsKey(param string) error {
+	return apierrors.NewInvalidParameter(param, param+" must not hold an API key (never put a key anywhere but the Authorization header)")
 }
 
 // rfc3339 formats t as RFC 3339 in UTC, or null when t is zero.

@@ -98,6 +98,9 @@ func (s *Service) createMonitor(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(req.URL) > 2048 {
 		return apierrors.NewInvalidParameter("url", "url must be an absolute http or https URL of at most 2048 characters")
 	}
+	if holdsKey(req.URL) {
+		return errHoldsKey("url")
+	}
 	now := s.monitors.now().UTC()
 	m := &monitor{ID: "mon_" + rand.Text()[:16], Name: req.Name, URL: req.URL,
 		CreatedAt: rfc3339(now), account: caller.Account(), env: caller.Environment, created: now}
