@@ -7,6 +7,8 @@
 //	-postgres  PostgreSQL connection string (required), e.g.
 //	           postgres://gatekey@127.0.0.1:5432/postgres?sslmode=disable
 //	-redis     Redis address (required), e.g. 127.0.0.1:6379
+//	-redis-timeout
+//	           bound of each Redis call (default: the stores' 100ms)
 //
 // Every replica applies the schema at start-up (idempotent). A key created
 // on one replica works on all; a revocation, roll, disable or other change
@@ -18,8 +20,8 @@
 // failures across the fleet.
 // GATEKEY_ADMIN_KEY is required: with a shared store, generating an admin
 // key at every start would leave one more read-write key behind each time.
-// If Redis fails, requests fail closed with 503 after a bounded wait (the
-// redisstore packages' Timeout), whose rate limit, credits and idempotency
+// If Redis fails, requests fail closed with 503 after a bounded wait
+// (-redis-timeout), whose rate limit, credits and idempotency
 // keys live there: no replica serves unlimited, unmetered or unprotected
 // writes meanwhile (fleet_test.go kills Redis to show it). Failed
 // authentications are counted in Redis too, across the fleet, and the
@@ -36,6 +38,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
 	"github.com/redis/go-redis/v9"
@@ -64,6 +67,7 @@ func sharedStores(ctx context.Context) service.Hook {
 	return func(fs *flag.FlagSet) func(*service.Config) (func(), error) {
 		dsn := fs.String("postgres", "", "PostgreSQL connection string for key records (required)")
 		addr := fs.String("redis", "", "Redis address for rate limits, credits and idempotency keys (required)")
+		redisTimeout := fs.Duration("redis-timeout", 0, "bound of each Redis call, past which the request gets 503 (0: the stores' default, 100ms)")
 		return func(cfg *service.Config) (func(), error) {
 			if *dsn == "" || *addr == "" {
 				return nil, errors.New("-postgres and -redis are required")
@@ -71,7 +75,7 @@ func sharedStores(ctx context.Context) service.Hook {
 			if cfg.AdminKey == "" {
 				return nil, errors.New("GATEKEY_ADMIN_KEY is required with shared stores (generate one with go run github.com/gatekey/gatekey/examples/keygen generate)")
 			}
-			return useSharedStores(ctx, cfg, *dsn, *addr)
+			return useSharedStores(ctx, cfg, *dsn, *addr, *redisTimeout)
 		}
 	}
 }
@@ -87,8 +91,10 @@ const (
 // credits and idempotency keys in the Redis at addr. The fleet fails
 // closed: while Redis is down, requests get 503 (the rate limit, credits
 // and idempotency keys all live there), rather than each replica
-// limiting on its own. It returns what closes the connections.
-func useSharedStores(ctx context.Context, cfg *service.Config, dsn, addr string) (func(), error) {
+// limiting on its own, and so does a Redis call that takes longer than
+// redisTimeout (0: the stores' default). It returns what closes the
+// connections.
+func useSharedStores(ctx context.Context, cfg *service.Config, dsn, addr string, redisTimeout time.Duration) (func(), error) {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, err
@@ -110,17 +116,17 @@ func useSharedStores(ctx context.Context, cfg *service.Config, dsn, addr string)
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, PoolSize: maxRedisConns})
 	closeAll := func() { rdb.Close(); db.Close() }
-	limits, err := redisstore.New(rdb, redisstore.Config{})
+	limits, err := redisstore.New(rdb, redisstore.Config{Timeout: redisTimeout})
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
-	balances, err := creditsredis.New(rdb, creditsredis.Config{})
+	balances, err := creditsredis.New(rdb, creditsredis.Config{Timeout: redisTimeout})
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
-	answers, err := idemredis.New(rdb, idemredis.Config{})
+	answers, err := idemredis.New(rdb, idemredis.Config{Timeout: redisTimeout})
 	if err != nil {
 		closeAll()
 		return nil, err
