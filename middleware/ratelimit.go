@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"time"
 
 	apierrors "github.com/gatekey/gatekey/errors"
 	"github.com/gatekey/gatekey/ratelimit"
@@ -248,26 +249,37 @@ func (c *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 		next.ServeHTTP(w, r)
 		return
 	}
+	retry := time.Duration(-1)
+	if !d.Allowed {
+		retry = d.RetryAfter
+		if retry == ratelimit.Never {
+			// The request costs more than a bucket holds: it can never pass.
+			// Tell the client to come back after a window rather than never.
+			retry = d.Limit.Window
+		}
+		retry = max(retry, 0)
+	}
+	rateLimit, retryAfter := rateValues(d, retry)
 	h := w.Header()
 	h["Ratelimit-Policy"] = ph
-	h["Ratelimit"] = []string{stateHeader(d)}
+	h["Ratelimit"] = rateLimit
 	if c.LegacyHeaders {
 		h["X-Ratelimit-Limit"] = []string{strconv.Itoa(d.Limit.Requests)}
 		h["X-Ratelimit-Remaining"] = []string{strconv.Itoa(d.Remaining)}
 		h["X-Ratelimit-Reset"] = []string{strconv.FormatInt(apierrors.DelaySeconds(d.ResetAfter), 10)}
 	}
 	if !d.Allowed {
-		retry := d.RetryAfter
-		if retry == ratelimit.Never {
-			// The request costs more than a bucket holds: it can never pass.
-			// Tell the client to come back after a window rather than never.
-			retry = d.Limit.Window
-		}
-		apierrors.Write(w, r, apierrors.NewTooManyRequests(retry))
+		h["Retry-After"] = retryAfter
+		apierrors.Write(w, r, tooManyRequests)
 		return
 	}
 	next.ServeHTTP(w, r)
 }
+
+// tooManyRequests is the 429 of a refused request, without its
+// Retry-After, which serve sets. It is shared, never modified:
+// apierrors.Write copies what it sends.
+var tooManyRequests = apierrors.New(http.StatusTooManyRequests, apierrors.CodeRateLimitExceeded, "Rate limit exceeded")
 
 // defaultRateKey keys by API key id, falling back to the client address.
 func defaultRateKey(tp TrustedProxies) func(*http.Request) string {

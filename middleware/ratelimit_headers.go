@@ -3,6 +3,7 @@ package middleware
 import (
 	"strconv"
 	"time"
+	"unsafe"
 
 	apierrors "github.com/gatekey/gatekey/errors"
 	"github.com/gatekey/gatekey/ratelimit"
@@ -37,13 +38,16 @@ func policyHeader(p ratelimit.Policy) string {
 	return string(b)
 }
 
-// stateHeader formats a RateLimit value: one item per limit of d's policy.
-func stateHeader(d ratelimit.Decision) string {
-	var buf [96]byte
+// rateValues returns the header values of the rate limit for one
+// response: the RateLimit value of d (one item per limit of its policy)
+// and, if retry >= 0, the Retry-After value of retry. The hot path,
+// allowed or refused, costs one allocation for them: both values and
+// their bytes share it.
+func rateValues(d ratelimit.Decision, retry time.Duration) (rateLimit, retryAfter []string) {
+	var buf [128]byte
 	b := buf[:0]
 	if len(d.States) == 0 {
 		b = appendState(b, d.Limit, d.Remaining, d.ResetAfter)
-		return string(b)
 	}
 	for i, s := range d.States {
 		if i > 0 {
@@ -51,7 +55,36 @@ func stateHeader(d ratelimit.Decision) string {
 		}
 		b = appendState(b, s.Limit, s.Remaining, s.ResetAfter)
 	}
-	return string(b)
+	n := len(b)
+	if retry >= 0 {
+		b = strconv.AppendInt(b, apierrors.DelaySeconds(retry), 10)
+	}
+	var vals *[2]string
+	var text []byte
+	switch { // sized to fit: most policies have one or two limits
+	case len(b) <= 48:
+		v := new(struct {
+			vals [2]string
+			text [48]byte
+		})
+		vals, text = &v.vals, v.text[:len(b)]
+	case len(b) <= 128:
+		v := new(struct {
+			vals [2]string
+			text [128]byte
+		})
+		vals, text = &v.vals, v.text[:len(b)]
+	default:
+		vals, text = new([2]string), make([]byte, len(b))
+	}
+	copy(text, b)
+	// text is written once, here, and never again: strings may share it.
+	vals[0] = unsafe.String(unsafe.SliceData(text), n)
+	if retry < 0 {
+		return vals[0:1:1], nil
+	}
+	vals[1] = unsafe.String(unsafe.SliceData(text[n:]), len(text)-n)
+	return vals[0:1:1], vals[1:2:2]
 }
 
 func appendState(b []byte, l ratelimit.Limit, remaining int, reset time.Duration) []byte {
