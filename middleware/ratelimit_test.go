@@ -487,3 +487,39 @@ func TestAuthThrottleMaxBlocked(t *testing.T) {
 		t.Errorf("%d addresses blocked (newest blocked: %v), want 2 with the newest", blocked, ok)
 	}
 }
+
+// TestRateLimitHeaderSizes: the RateLimit and Retry-After values are
+// right whatever their length (the short, the long and the very long
+// policies take different allocations).
+func TestRateLimitHeaderSizes(t *testing.T) {
+	for _, policy := range []string{
+		"5/second",
+		"5/second,100/minute",
+		"5/second,100/minute,1000/hour,10000/day,100000/168h",
+		"1/second,2/second,3/second,4/second,5/second,6/second,7/second,8/second,9/second,10/minute,11/minute,12/minute",
+	} {
+		p := ratelimit.MustParsePolicy(policy)
+		h := (&middleware.RateLimiter{Policy: p, Key: func(*http.Request) string { return "k" }, Logger: discardLogger()}).Handler(nop)
+		var last *httptest.ResponseRecorder
+		for range 2 { // the first is allowed; with "1/second" the second is refused
+			last = httptest.NewRecorder()
+			h.ServeHTTP(last, httptest.NewRequest("GET", "/", nil))
+		}
+		items := strings.Split(last.Header().Get("RateLimit"), ", ")
+		if len(items) != len(p) {
+			t.Errorf("%s: RateLimit %q has %d items, want %d", policy, last.Header().Get("RateLimit"), len(items), len(p))
+		}
+		for i, it := range items {
+			if !strings.HasPrefix(it, `"`+p[i].Label()+`";r=`) || !strings.Contains(it, ";t=") {
+				t.Errorf("%s: item %q, want the state of %s", policy, it, p[i].Label())
+			}
+		}
+		if last.Code == 429 {
+			if ra := last.Header().Get("Retry-After"); ra != "1" {
+				t.Errorf("%s: Retry-After %q, want 1", policy, ra)
+			}
+		} else if last.Header().Get("Retry-After") != "" {
+			t.Errorf("%s: Retry-After on an allowed request", policy)
+		}
+	}
+}
