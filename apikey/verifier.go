@@ -100,10 +100,11 @@ type VerifierConfig struct {
 // between concurrent callers is the stored record, never a verdict: every
 // caller compares its own secret.
 //
-// A Verifier is made of four parts, each with its own file and tests: the
+// A Verifier is made of parts, each with its own file and tests: the
 // record cache with its fenced single-flight look-ups (records.go), the
-// negative cache (negcache.go), the gate for slow hashes (slowhash.go) and
-// the last-use batcher (lastuse.go).
+// negative cache (negcache.go), the comparison of secrets (match.go), the
+// gate for slow hashes (slowhash.go), the last-use batcher (lastuse.go)
+// and, for a Manager with an event hook, the expiry watch (expiry.go).
 type Verifier struct {
 	format  Format
 	hashers map[string]Hasher
