@@ -2,6 +2,7 @@ package scanrules
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -120,3 +121,40 @@ func TestChecksumWebhook(t *testing.T) {
 }
 
 var _ http.Handler = ChecksumWebhook()
+
+// FuzzChecksumWebhook: whatever TruffleHog (or anyone) sends, the webhook
+// never panics, answers 200, 400, 403 or 405, never echoes the body, and
+// answers 200 only when every value is a key with a valid checksum.
+func FuzzChecksumWebhook(f *testing.F) {
+	good, _ := apikey.Format{}.Generate(nil, apikey.SecretKey, apikey.Live)
+	f.Add(`{"gatekey-api-key":{"key":["` + good.Reveal() + `","` + good.Reveal() + `"]}}`)
+	f.Add(`{"a":{"key":[]}}`)
+	f.Add(`{"a":{"key":"x"}}`)
+	h := ChecksumWebhook()
+	f.Fuzz(func(t *testing.T, body string) {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("POST", "/verify", strings.NewReader(body)))
+		switch w.Code {
+		case 200:
+			var req map[string]map[string][]string
+			if json.Unmarshal([]byte(body), &req) != nil {
+				t.Fatalf("200 for a body that is not a verification request")
+			}
+			for _, groups := range req {
+				for _, values := range groups {
+					for _, v := range values {
+						if found := apikey.FindAll(v); len(found) != 1 || found[0].Reveal() != v {
+							t.Fatalf("200 for a value that is not a key")
+						}
+					}
+				}
+			}
+		case 400, 403:
+		default:
+			t.Fatalf("status %d", w.Code)
+		}
+		if len(body) > 8 && strings.Contains(w.Body.String(), body) {
+			t.Fatalf("the answer echoes the body")
+		}
+	})
+}
