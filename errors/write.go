@@ -138,9 +138,12 @@ func (wr *Writer) Write(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 
-	var e Error // a copy: the caller's value is never modified
-	var ae *Error
-	if errors.As(err, &ae) && ae != nil && ae.Status >= 400 && ae.Status <= 599 {
+	var e Error            // a copy: the caller's value is never modified
+	ae, ok := err.(*Error) // the common case, without errors.As's reflection
+	if !ok {
+		errors.As(err, &ae)
+	}
+	if ae != nil && ae.Status >= 400 && ae.Status <= 599 {
 		e = *ae
 		if e.Status >= 500 && e.Err != nil {
 			wr.logServerError(w, r, e.Status, err)
