@@ -256,18 +256,15 @@ func (h *githubHandler) process(ctx context.Context, findings []finding) ([]answ
 }
 
 // scrub returns s, a field of a report or an error about it, safe to log
-// and to pass on: every token of the report in it, and every other key
-// (of any Format), replaced by its redacted form.
+// and to pass on: every token of the report in it, and anything else
+// shaped like a key (apikey.RedactAll's rule), replaced.
 func scrub(s string, findings []finding) string {
 	for _, f := range findings {
 		if strings.Contains(s, f.Token) {
 			s = strings.ReplaceAll(s, f.Token, apikey.Redact(f.Token))
 		}
 	}
-	for _, k := range apikey.FindAll(s) {
-		s = strings.ReplaceAll(s, k.Reveal(), k.String())
-	}
-	return s
+	return apikey.RedactAll(s)
 }
 
 // validKey reports, as nil, whether k is an ECDSA public key on P-256
