@@ -139,6 +139,9 @@ func (m *Manager) validate(p *CreateParams, now time.Time) error {
 		return bad("permission", "must be read_only or read_write")
 	case len(p.Name) > MaxNameLen:
 		return bad("name", "must be at most 200 bytes")
+	case RedactAll(p.Name) != p.Name:
+		// It would be stored in the clear and listed with the key.
+		return bad("name", "must not hold an API key")
 	case !p.ExpiresAt.IsZero() && !p.ExpiresAt.After(now):
 		return bad("expires_at", "must be in the future")
 	}

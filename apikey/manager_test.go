@@ -81,6 +81,7 @@ func TestManagerCreateValidation(t *testing.T) {
 		{"spaced scope", CreateParams{Type: SecretKey, Environment: Live, Scopes: []string{"a b"}}, "scopes"},
 		{"invalid network", CreateParams{Type: SecretKey, Environment: Live, AllowedNetworks: []netip.Prefix{{}}}, "allowed_networks"},
 		{"long name", CreateParams{Type: SecretKey, Environment: Live, Name: strings.Repeat("n", 201)}, "name"},
+		{"name holding a key", CreateParams{Type: SecretKey, Environment: Live, Name: "ci sk_live_" + strings.Repeat("a1", 25)}, "name"},
 		{"empty metadata", CreateParams{Type: SecretKey, Environment: Live, Metadata: map[string]string{"": "x"}}, "metadata"},
 	} {
 		_, _, err := m.Create(t.Context(), tc.p)
