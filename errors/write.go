@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/gatekey/gatekey/internal/reqctx"
 )
 
 // Encoding selects the shape of error bodies.
@@ -55,12 +57,10 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 	writerFor(r).Write(w, r, err)
 }
 
-type writerKey struct{}
-
 // writerFor returns the Writer installed in r's context, or the zero Writer.
 func writerFor(r *http.Request) *Writer {
 	if r != nil {
-		if wr, ok := r.Context().Value(writerKey{}).(*Writer); ok {
+		if wr, ok := r.Context().Value(reqctx.WriterKey{}).(*Writer); ok {
 			return wr
 		}
 	}
@@ -80,7 +80,7 @@ func (wr *Writer) Middleware(next http.Handler) http.Handler {
 	}
 	c := *wr
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), writerKey{}, &c)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reqctx.WriterKey{}, &c)))
 	})
 }
 

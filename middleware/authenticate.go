@@ -11,6 +11,7 @@ import (
 	"github.com/gatekey/gatekey/apikey"
 	apierrors "github.com/gatekey/gatekey/errors"
 	"github.com/gatekey/gatekey/internal/keyctx"
+	"github.com/gatekey/gatekey/internal/reqctx"
 )
 
 // KeyVerifier verifies a presented API key and returns its record.
@@ -265,6 +266,12 @@ func (a *Authenticator) Authenticate(r *http.Request) (*apikey.Key, error) {
 // Handler returns next behind authentication. It panics if Verifier is nil
 // or the configuration is invalid.
 func (a *Authenticator) Handler(next http.Handler) http.Handler {
+	return a.handler(next, false)
+}
+
+// handler is Handler; inGate says that it runs inside a Gate, which
+// keeps the key in its reqctx.State instead of a new context.
+func (a *Authenticator) handler(next http.Handler, inGate bool) http.Handler {
 	s := a.settings()
 	c := &s
 	c.prepare()
@@ -281,7 +288,11 @@ func (a *Authenticator) Handler(next http.Handler) http.Handler {
 		if c.OnSuccess != nil {
 			c.OnSuccess(r, key)
 		}
-		r = r.WithContext(keyctx.With(r.Context(), key))
+		if st := reqctx.From(r.Context()); inGate && st != nil && src != SourceQuery {
+			keyctx.Set(st, key)
+		} else {
+			r = r.WithContext(keyctx.With(r.Context(), key))
+		}
 		if src == SourceQuery {
 			// Nothing past this point (a handler, a log line, a redirect
 			// that copies the query) gets to see the key.

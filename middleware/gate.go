@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	apierrors "github.com/gatekey/gatekey/errors"
+	"github.com/gatekey/gatekey/internal/reqctx"
 )
 
 // Gate is the front door of an API: one handler that puts every request
@@ -170,7 +171,7 @@ func (g *Gate) Handler(routes Router) http.Handler {
 		}
 		h = rl.Handler(h)
 	}
-	h = auth.Handler(h)
+	h = auth.handler(h, true)
 	if len(g.Public) > 0 {
 		h = &publicSplit{routes: routes, public: publicPatterns(g.Public), open: &routed{routes: routes, public: true}, closed: h}
 	}
@@ -183,17 +184,42 @@ func (g *Gate) Handler(routes Router) http.Handler {
 		h = t.Handler(h)
 	}
 	h = (&Recoverer{Logger: logger}).Handler(h)
-	h = RequestID(h)
+	entry := &gateEntry{next: h}
 	if g.Errors.Logger == nil && g.Logger != nil {
 		wr := g.Errors
 		wr.Logger = g.Logger
-		h = wr.Middleware(h)
+		entry.writer = &wr
 	} else if g.Errors != (apierrors.Writer{}) {
-		h = g.Errors.Middleware(h)
+		wr := g.Errors
+		entry.writer = &wr
 	}
 	// With a zero Writer nothing need be installed: it is what
 	// apierrors.Write uses when none is.
-	return h
+	return entry
+}
+
+// gateEntry is the Gate's outermost layer: what Writer.Middleware and
+// RequestID do, in one reqctx.State that the Gate's parts fill in as they
+// run (the key, by the Authenticator), so that a request is copied once.
+type gateEntry struct {
+	next   http.Handler
+	writer *apierrors.Writer // nil: none installed
+}
+
+// gateRequest is what gateEntry allocates per request.
+type gateRequest struct {
+	st  reqctx.State
+	idv [1]string // the X-Request-Id header's value
+}
+
+func (e *gateEntry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	gr := &gateRequest{st: reqctx.State{Context: r.Context(), RequestID: requestID(r)}}
+	if e.writer != nil {
+		gr.st.Writer = e.writer
+	}
+	gr.idv[0] = gr.st.RequestID
+	w.Header()[requestIDHeader] = gr.idv[:]
+	e.next.ServeHTTP(w, r.WithContext(&gr.st))
 }
 
 // cors returns the Gate's CORS part with its defaults filled in.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/gatekey/gatekey/apikey"
+	"github.com/gatekey/gatekey/internal/reqctx"
 )
 
 // requestIDHeader carries request ids in both directions.
@@ -13,8 +14,6 @@ const requestIDHeader = "X-Request-Id"
 
 // maxRequestIDLen is the longest request id accepted from a client.
 const maxRequestIDLen = 128
-
-type requestIDKey struct{}
 
 // RequestID gives every request an id: a well-formed incoming X-Request-Id
 // (1 to 128 characters from [A-Za-z0-9._:-], and nothing shaped like an
@@ -28,21 +27,30 @@ type requestIDKey struct{}
 // carries an id.
 func RequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := ""
-		if v := r.Header[requestIDHeader]; len(v) == 1 && validRequestID(v[0]) {
-			id = v[0]
-		} else {
-			id = newRequestID()
-		}
+		id := requestID(r)
 		w.Header()[requestIDHeader] = []string{id}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reqctx.RequestIDKey{}, id)))
 	})
 }
 
-// RequestIDFromContext returns the request id that RequestID stored in ctx.
+// requestID returns the id of r: its own, if well-formed, or a new one.
+func requestID(r *http.Request) string {
+	if v := r.Header[requestIDHeader]; len(v) == 1 && validRequestID(v[0]) {
+		return v[0]
+	}
+	return newRequestID()
+}
+
+// RequestIDFromContext returns the request id that RequestID, or the Gate,
+// stored in ctx.
 func RequestIDFromContext(ctx context.Context) (string, bool) {
-	id, ok := ctx.Value(requestIDKey{}).(string)
-	return id, ok && id != ""
+	switch v := ctx.Value(reqctx.RequestIDKey{}).(type) {
+	case string:
+		return v, v != ""
+	case *reqctx.State:
+		return v.RequestID, v.RequestID != ""
+	}
+	return "", false
 }
 
 // validRequestID reports whether id may be used as a request id: 1 to 128
