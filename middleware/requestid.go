@@ -2,7 +2,7 @@ package middleware
 
 import (
 	"context"
-	"crypto/rand"
+	"math/rand/v2"
 	"net/http"
 
 	"github.com/gatekey/gatekey/apikey"
@@ -76,15 +76,18 @@ func validRequestID(id string) bool {
 const requestIDAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 // newRequestID returns a new random request id: "req_" and 24 characters
-// from [0-9a-z], about 124 bits from crypto/rand.
+// from [0-9a-z], twice 12 base-36 digits of a math/rand/v2 Uint64, about
+// 124 bits. An id needs uniqueness, not secrecy, so it comes from the
+// runtime's generator, seeded by the system's: a crypto/rand read was 6 %
+// of BenchmarkGate's CPU profile.
 func newRequestID() string {
-	var raw [24]byte
-	rand.Read(raw[:]) // never fails (crypto/rand, Go 1.24+)
-	buf := [4 + len(raw)]byte{'r', 'e', 'q', '_'}
-	for i, c := range raw {
-		// 256 = 7*36 + 4: the tiny bias of c%36 does not matter for an id
-		// that needs uniqueness, not secrecy.
-		buf[4+i] = requestIDAlphabet[c%36]
+	buf := [4 + 24]byte{'r', 'e', 'q', '_'}
+	for half := 0; half < 2; half++ {
+		x := rand.Uint64() // 36^12 < 2^64: 12 digits, each nearly uniform
+		for i := range 12 {
+			buf[4+12*half+i] = requestIDAlphabet[x%36]
+			x /= 36
+		}
 	}
 	return string(buf[:])
 }
