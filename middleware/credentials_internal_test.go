@@ -128,3 +128,16 @@ func FuzzParseAuthorization(f *testing.F) {
 		}
 	})
 }
+
+// TestToken68Masks checks isToken68Char against RFC 9110's grammar,
+// character by character.
+func TestToken68Masks(t *testing.T) {
+	for c := range 256 {
+		b := byte(c)
+		want := 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' ||
+			strings.IndexByte("-._~+/", b) >= 0
+		if got := isToken68Char(b); got != want {
+			t.Errorf("isToken68Char(%q) = %v, want %v", b, got, want)
+		}
+	}
+}
