@@ -7,6 +7,7 @@ replace github.com/gatekey/gatekey => ../
 require (
 	github.com/didip/tollbooth/v7 v7.0.2
 	github.com/gatekey/gatekey v0.0.0-00010101000000-000000000000
+	github.com/go-chi/chi/v5 v5.5.0
 	github.com/go-chi/httprate v0.16.1
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/sethvargo/go-limiter v0.7.1

@@ -4,21 +4,27 @@
 # 1. Builds benchmarks/cmd/loadserver and examples/server.
 # 2. Starts loadserver on 127.0.0.1 (a free port), creates KEYS distinct keys
 #    through POST /v1/keys with the admin key it prints, and drives, with wrk,
-#    GET /bare (the handler alone) and GET /v1/hello (the same handler behind
-#    the Gate: request id, recovery, CORS, failed-auth throttle,
-#    authentication, rate limit, routing, per-route checks). Every request carries
+#    in each round: GET /bare (the handler alone), GET /v1/hello (the same
+#    handler behind the Gate: request id, recovery, CORS, failed-auth
+#    throttle, authentication, rate limit, routing, per-route checks) and
+#    GET /peer/hello (the same handler behind the peer chain a Go service
+#    would build without gatekey: chi's middleware.RequestID, a hand-written
+#    key check, go-chi/httprate with the same limits). Every request carries
 #    "Authorization: Bearer KEY", rotating through the keys (loadtest.lua),
-#    the bare route's included, so both routes get the same request bytes.
-# 3. Starts examples/server the same way and drives GET /v1/me, the
-#    reference service as shipped (it also encodes a JSON record and logs a
-#    line per request), for an absolute figure.
+#    the bare route's included, so every route gets the same request bytes.
+# 3. Starts examples/server the same way, with at most 99 keys (its cap),
+#    and drives GET /v1/me, the reference service as shipped (it also
+#    encodes a JSON record and logs a line per request), for an absolute
+#    figure.
 # 4. Prints requests/s, p50/p99 latency, the server's CPU time per request,
-#    the overhead per request and the throughput loss of the chain.
+#    and the overhead per request and the throughput loss of the Gate and of
+#    the peer chain.
 #
 # Bounded: each wrk run lasts WARMUP + DURATION (wrk -d; the request count
 # is bounded by that time, wrk having no count option), under a timeout;
-# KEYS is at most 1000. Servers listen on 127.0.0.1 only and are killed on
-# exit. Requires wrk (Debian: apt-get install -y wrk), curl and go.
+# KEYS is at most 1000 (examples/server gets at most 99). Servers listen on
+# 127.0.0.1 only and are killed on exit. Requires wrk (Debian: apt-get
+# install -y wrk), curl and go.
 #
 # Environment (defaults):
 #   DURATION=10s WARMUP=2s THREADS=2 CONNECTIONS=50 KEYS=300 ROUNDS=1
@@ -51,6 +57,9 @@ if ((KEYS < 1 || KEYS > 1000)); then
 	echo "loadtest.sh: KEYS must be between 1 and 1000" >&2
 	exit 2
 fi
+# examples/server caps an account at 100 active keys, its admin key
+# included, so it accepts at most 99 more: it gets min(KEYS, 99) keys.
+server_keys=$((KEYS < 99 ? KEYS : 99))
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -110,11 +119,11 @@ stop_server() {
 	server_pid=""
 }
 
-# create_keys FILE: KEYS keys through POST /v1/keys, one a line in FILE.
+# create_keys FILE N: N keys through POST /v1/keys, one a line in FILE.
 create_keys() {
-	local file=$1
+	local file=$1 want=$2
 	: >"$file"
-	for i in $(seq "$KEYS"); do
+	for i in $(seq "$want"); do
 		curl -sS --max-time 5 -X POST "$base_url/v1/keys" \
 			-H "Authorization: Bearer $admin_key" -H 'Content-Type: application/json' \
 			-d "{\"name\":\"load-$i\"}" |
@@ -122,8 +131,8 @@ create_keys() {
 	done
 	local n
 	n=$(grep -c . "$file" || true)
-	if ((n != KEYS)); then
-		echo "loadtest.sh: created $n keys, want $KEYS" >&2
+	if ((n != want)); then
+		echo "loadtest.sh: created $n keys, want $want" >&2
 		exit 1
 	fi
 }
@@ -167,20 +176,21 @@ drive() {
 }
 
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(go version | awk '{print $3}')" >&2
-echo "wrk: $THREADS threads, $CONNECTIONS connections, $WARMUP warm-up + $DURATION per run, $KEYS keys, $ROUNDS round(s)" >&2
+echo "wrk: $THREADS threads, $CONNECTIONS connections, $WARMUP warm-up + $DURATION per run, $KEYS keys (examples/server: $server_keys), $ROUNDS round(s)" >&2
 echo "pinning: $pin_desc" >&2
 echo "columns: label req/s p50_us p99_us server_cpu_us/req server_cpu_% errors requests" >&2
 
 start_server loadserver "$tmp/loadserver" -rate "$RATE"
-create_keys "$tmp/keys-loadserver"
+create_keys "$tmp/keys-loadserver" "$KEYS"
 for _ in $(seq "$ROUNDS"); do
 	drive bare /bare "$tmp/keys-loadserver"
 	drive chain /v1/hello "$tmp/keys-loadserver"
+	drive peer /peer/hello "$tmp/keys-loadserver"
 done
 stop_server
 
 start_server examples-server "$tmp/server" -rate "$RATE"
-create_keys "$tmp/keys-server"
+create_keys "$tmp/keys-server" "$server_keys"
 for _ in $(seq "$ROUNDS"); do
 	drive examples-server-me /v1/me "$tmp/keys-server"
 done
@@ -196,34 +206,41 @@ function median(label, col,   n, i, j, t, a) {
 }
 { rows++; lab[rows] = $1; for (c = 2; c <= NF; c++) val[rows, c] = $c; seen[$1] = 1 }
 END {
-	split("bare chain examples-server-me", order, " ")
+	norder = split("bare chain peer examples-server-me", order, " ")
 	desc["bare"] = "loadserver GET /bare (handler alone)"
 	desc["chain"] = "loadserver GET /v1/hello (behind the Gate)"
+	desc["peer"] = "loadserver GET /peer/hello (chi RequestID, hand-written key check, httprate)"
 	desc["examples-server-me"] = "examples/server GET /v1/me (as shipped)"
 	print "| run | req/s | p50 | p99 | server CPU per request | server CPU use | errors |"
 	print "|---|---:|---:|---:|---:|---:|---:|"
-	for (k = 1; k <= 3; k++) {
+	for (k = 1; k <= norder; k++) {
 		l = order[k]
 		if (!(l in seen)) continue
 		printf "| %s | %.0f | %d µs | %d µs | %.1f µs | %.0f%% | %d |\n", desc[l], median(l, 2), median(l, 3),
 			median(l, 4), median(l, 5), median(l, 6), median(l, 7)
 	}
-	b = median("bare", 2); c = median("chain", 2)
-	printf "\nGate vs bare route: throughput loss %.1f%% (%.0f → %.0f req/s); ", 100 * (b - c) / b, b, c
+	print ""
+	versus("Gate", "chain")
+	versus("peer chain", "peer")
+	printf "\ncapacity loss from server CPU per request (what a CPU-bound server would lose): Gate %.1f%%, peer chain %.1f%%\n",
+		100 * (1 - median("bare", 5) / median("chain", 5)), 100 * (1 - median("bare", 5) / median("peer", 5))
+	printf "\nserver CPU use during the runs: bare %.0f%%, chain %.0f%%, peer %.0f%% (below ~95%%: the load generator, not the server, was the bottleneck)\n",
+		median("bare", 6), median("chain", 6), median("peer", 6)
+}
+# versus NAME LABEL: one line comparing the route of LABEL with the bare route.
+function versus(name, l,   b, c) {
+	b = median("bare", 2); c = median(l, 2)
+	printf "%s vs bare route: throughput loss %.1f%% (%.0f → %.0f req/s); ", name, 100 * (b - c) / b, b, c
 	printf "overhead per request %.1f µs of server CPU (%.1f → %.1f µs), %+d µs p50 latency, %+d µs p99 latency\n",
-		median("chain", 5) - median("bare", 5), median("bare", 5), median("chain", 5),
-		median("chain", 3) - median("bare", 3), median("chain", 4) - median("bare", 4)
-	printf "\ncapacity loss from server CPU per request (what a CPU-bound server would lose): %.1f%%\n",
-		100 * (1 - median("bare", 5) / median("chain", 5))
-	printf "\nserver CPU use during the runs: bare %.0f%%, chain %.0f%% (below ~95%%: the load generator, not the server, was the bottleneck)\n",
-		median("bare", 6), median("chain", 6)
+		median(l, 5) - median("bare", 5), median("bare", 5), median(l, 5),
+		median(l, 3) - median("bare", 3), median(l, 4) - median("bare", 4)
 }' "$results")
 echo
 echo "$summary"
 if [[ -n $OUT ]]; then
 	{
 		echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(go version | awk '{print $3}')"
-		echo "- wrk $THREADS threads, $CONNECTIONS connections, $WARMUP warm-up + $DURATION measured per run, $KEYS keys, $ROUNDS round(s), pinning: $pin_desc"
+		echo "- wrk $THREADS threads, $CONNECTIONS connections, $WARMUP warm-up + $DURATION measured per run, $KEYS keys (examples/server: $server_keys), $ROUNDS round(s), pinning: $pin_desc"
 		echo
 		echo "$summary"
 	} >"$OUT"

@@ -1,21 +1,28 @@
 // Command loadserver is the target of benchmarks/loadtest.sh. It serves one
-// handler twice, in one process, on one http.Server:
+// handler three times, in one process, on one http.Server:
 //
-//	GET /bare      the handler alone
-//	GET /v1/hello  the same handler behind gatekey's front door,
-//	               middleware.Gate, configured as examples/server's is
-//	               (without its request log): request id and recovery,
-//	               CORS, failed-auth throttle and authentication, the rate
-//	               limit (two limits, like the reference service's default
-//	               policy), routing with JSON 404/405, and the per-route
-//	               checks
-//	POST /v1/keys  creates a key (secret, read-write keys only), as
-//	               examples/server's POST /v1/keys does, so the load test
-//	               makes its keys through the API
+//	GET /bare        the handler alone
+//	GET /v1/hello    the same handler behind gatekey's front door,
+//	                 middleware.Gate, configured as examples/server's is
+//	                 (without its request log): request id and recovery,
+//	                 CORS, failed-auth throttle and authentication, the rate
+//	                 limit (two limits, like the reference service's default
+//	                 policy), routing with JSON 404/405, and the per-route
+//	                 checks
+//	GET /peer/hello  the same handler behind a peer chain, built as a Go
+//	                 service would without gatekey (peer.go): chi's
+//	                 middleware.RequestID, a hand-written API key check (a
+//	                 map from the key's SHA-256 to its record, put in the
+//	                 request context) and go-chi/httprate keyed by the key's
+//	                 id, one limiter per limit of -rate
+//	POST /v1/keys    creates a key (secret, read-write keys only), as
+//	                 examples/server's POST /v1/keys does, so the load test
+//	                 makes its keys through the API; the key is valid on
+//	                 /v1/hello and on /peer/hello
 //
-// Comparing two routes of one process isolates what the chain costs: both
-// share the listener, net/http's work, the handler and its response bytes,
-// and the load generator sends the same request bytes to both (it sends the
+// Comparing routes of one process isolates what a chain costs: they share
+// the listener, net/http's work, the handler and its response bytes, and
+// the load generator sends the same request bytes to each (it sends the
 // Authorization header to /bare too). examples/server's own routes could not
 // give that comparison: it has no bare route, its handlers encode JSON
 // records, and it writes a log line per request.
@@ -56,7 +63,7 @@ func main() {
 	}
 }
 
-// hello is the handler of both routes: a small fixed JSON body.
+// hello is the handler of every GET route: a small fixed JSON body.
 var hello = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	io.WriteString(w, `{"hello":"world"}`+"\n")
@@ -98,16 +105,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer mgr.Close()
-	admin, _, err := mgr.Create(ctx, apikey.CreateParams{
+	admin, adminKey, err := mgr.Create(ctx, apikey.CreateParams{
 		Name: "admin", Type: apikey.SecretKey, Environment: apikey.Test, Permission: apikey.ReadWrite,
 	})
 	if err != nil {
 		return err
 	}
+	// The peer chain accepts the keys the Gate accepts: the admin key and
+	// every key POST /v1/keys creates.
+	peers := &peerKeys{}
+	peers.add(admin.Reveal(), peerKey{ID: adminKey.ID, Name: adminKey.Name})
 	api := http.NewServeMux()
 	api.Handle("GET /v1/hello", hello)
 	api.Handle("POST /v1/keys", middleware.RequireSecret(middleware.RequireWrite(apierrors.HandlerFunc(
-		func(w http.ResponseWriter, r *http.Request) error { return createKey(w, r, mgr) }))))
+		func(w http.ResponseWriter, r *http.Request) error { return createKey(w, r, mgr, peers) }))))
 	gate := &middleware.Gate{
 		Auth:      middleware.Authenticator{Verifier: mgr, Throttle: &middleware.AuthThrottle{Limit: failLimit}},
 		RateLimit: &middleware.RateLimiter{Policy: policy},
@@ -117,6 +128,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 
 	root := http.NewServeMux()
 	root.Handle("GET /bare", hello)
+	root.Handle("GET /peer/hello", peerChain(peers, policy, hello))
 	root.Handle("/", gate.Handler(api))
 
 	// The reference service's server settings.
@@ -148,8 +160,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 // createKey answers POST /v1/keys {"name": "…"} with 201 {"id": …, "key": …}:
-// a read-write secret key in the caller's environment.
-func createKey(w http.ResponseWriter, r *http.Request, mgr *apikey.Manager) error {
+// a read-write secret key in the caller's environment, also added to peers
+// so that the peer chain accepts it.
+func createKey(w http.ResponseWriter, r *http.Request, mgr *apikey.Manager, peers *peerKeys) error {
 	caller, ok := middleware.KeyFromContext(r.Context())
 	if !ok {
 		return apierrors.NewInternal(errors.New("loadserver: no key in context"))
@@ -166,6 +179,7 @@ func createKey(w http.ResponseWriter, r *http.Request, mgr *apikey.Manager) erro
 	if err != nil {
 		return apierrors.NewInternal(err)
 	}
+	peers.add(tok.Reveal(), peerKey{ID: k.ID, Name: k.Name})
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	return json.NewEncoder(w).Encode(struct {
