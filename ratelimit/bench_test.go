@@ -13,7 +13,8 @@ import (
 
 // TestMemoryPerKey: a million distinct keys each make one request; after the
 // refill time, sweeping returns the store to empty. It logs the heap bytes
-// per tracked key.
+// per tracked key, and fails above 110 (about 84 with 24-byte buckets held
+// by value; 118 as *rate.Limiters).
 func TestMemoryPerKey(t *testing.T) {
 	if testing.Short() {
 		t.Skip("1M keys")
@@ -40,8 +41,8 @@ func TestMemoryPerKey(t *testing.T) {
 	}
 	perKey := float64(after-before) / n
 	t.Logf("%d keys: %.1f bytes per tracked key (%.1f MB)", n, perKey, float64(after-before)/1e6)
-	if perKey > 200 {
-		t.Errorf("%.1f bytes per key, want at most 200", perKey)
+	if perKey > 110 {
+		t.Errorf("%.1f bytes per key, want at most 110", perKey)
 	}
 
 	c.Advance(time.Minute)

@@ -12,35 +12,66 @@ import (
 // is the smallest d for which the bucket, as golang.org/x/time/rate counts
 // its tokens, holds the target.
 
+// A bucket is the state of one token bucket: golang.org/x/time/rate's
+// Limiter reduced to what a MemoryStore keeps per key. Its rate and
+// capacity come with the policy of every Take, its lock is the shard's,
+// and it is stored by value in the shard's map: 24 bytes and a map slot,
+// where a *rate.Limiter cost 80 bytes and a slot. It counts tokens with
+// the Limiter's own expression, term for term, and the Limiter is its test
+// oracle (TestBucketMatchesLimiter, FuzzBucketMatchesLimiter).
+//
+// Times are nanoseconds since the store's base time, as time.Duration.
+type bucket struct {
+	tokens float64       // tokens at last
+	last   time.Duration // when tokens was counted
+	full   time.Duration // when the bucket is full again: the sweeps drop it from then on
+}
+
+// tokensAt returns the tokens of b at t, for a capacity of size tokens
+// refilled at r per second: the Limiter's advance, which counts a t before
+// last as last.
+func (b *bucket) tokensAt(t time.Duration, size float64, r rate.Limit) float64 {
+	elapsed := max(t-b.last, 0)
+	tokens := b.tokens
+	if r > 0 {
+		tokens += elapsed.Seconds() * float64(r)
+	}
+	return min(tokens, size)
+}
+
 // slot is a limit's bucket during a Take.
 type slot struct {
-	lim  *rate.Limiter // nil: no bucket, so it is full
-	id   uint64
-	tok  float64 // tokens available before the Take
-	size int     // capacity
-	r    rate.Limit
+	b     bucket
+	had   bool // whether the shard had the bucket; if not, it is full
+	id    uint64
+	tok   float64       // tokens available before the Take
+	reset time.Duration // after an allowed Take: the time until full
+	size  int           // capacity
+	r     rate.Limit
 }
 
 // state returns the Remaining, RetryAfter and ResetAfter of sl's limit
-// after a Take of n tokens at t that was allowed (ok) or rejected. The
-// shard's lock must be held.
-//
-// When allowed, the bucket holds exactly tok-n tokens as of t (AllowN
-// records that), so its future is computed without asking it. When
-// rejected, the bucket is left untouched — a rejected request must not even
-// perturb its floating-point state, or a client retrying early could move
-// its own retry time — and is asked with TokensAt.
-func (sl *slot) state(t time.Time, n int, ok bool) (remaining int, retry, reset time.Duration) {
-	size := float64(sl.size)
+// after a Take of n tokens at t that was allowed (ok: consume has run) or
+// rejected. When rejected, the bucket is left untouched — a rejected
+// request must not even perturb its floating-point state, or a client
+// retrying early could move its own retry time.
+func (sl *slot) state(t time.Duration, n int, ok bool) (remaining int, retry, reset time.Duration) {
 	if ok {
-		left := sl.tok - float64(n)
-		return int(left), 0, refillAfter(left, size, sl.r)
+		return int(sl.tok - float64(n)), 0, sl.reset
 	}
 	retry = Never
 	if n <= sl.size {
-		retry = waitFor(sl.lim, t, sl.tok, float64(n), sl.r)
+		retry = sl.waitFor(t, float64(n))
 	}
-	return int(sl.tok), retry, waitFor(sl.lim, t, sl.tok, size, sl.r)
+	return int(sl.tok), retry, sl.waitFor(t, float64(sl.size))
+}
+
+// take records the Take of n tokens at t in sl's bucket, which holds
+// sl.tok >= n tokens: what the Limiter's AllowN records.
+func (sl *slot) take(t time.Duration, n int) {
+	left := sl.tok - float64(n)
+	sl.reset = refillAfter(left, float64(sl.size), sl.r)
+	sl.b = bucket{tokens: left, last: t, full: t + min(sl.reset, Never-max(t, 0))}
 }
 
 // estimate returns need/r seconds, rounded up to the nanosecond (at least 1ns
@@ -63,8 +94,7 @@ func estimate(need float64, r rate.Limit) time.Duration {
 // tokens of an elapsed duration (tokens + elapsed.Seconds()*limit), which
 // is not part of its API. TestRefillAfterMatchesLimiter and
 // TestResetAfterExact fail if a new version of x/time/rate counts
-// differently; refillAfter is then to be replaced by waitFor, which asks
-// the Limiter and costs a lock per probe.
+// differently, and so do the tests of bucket against the Limiter.
 func refillAfter(tok, target float64, r rate.Limit) time.Duration {
 	if tok >= target {
 		return 0
@@ -74,14 +104,15 @@ func refillAfter(tok, target float64, r rate.Limit) time.Duration {
 	})
 }
 
-// waitFor returns the shortest d after which lim, holding tok tokens at t,
-// holds target tokens, asking lim itself (TokensAt does not change it).
-func waitFor(lim *rate.Limiter, t time.Time, tok, target float64, r rate.Limit) time.Duration {
-	if tok >= target {
+// waitFor returns the shortest d after which sl's bucket, holding sl.tok
+// tokens at t, holds target tokens.
+func (sl *slot) waitFor(t time.Duration, target float64) time.Duration {
+	if sl.tok >= target {
 		return 0
 	}
-	return shortest(estimate(target-tok, r), func(d time.Duration) bool {
-		return lim.TokensAt(t.Add(d)) >= target
+	size := float64(sl.size)
+	return shortest(estimate(target-sl.tok, sl.r), func(d time.Duration) bool {
+		return sl.b.tokensAt(t+min(d, Never-max(t, 0)), size, sl.r) >= target
 	})
 }
 

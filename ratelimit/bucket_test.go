@@ -98,3 +98,119 @@ func TestRefillAfterMatchesLimiter(t *testing.T) {
 		})
 	}
 }
+
+// oracle is a limit's bucket as golang.org/x/time/rate's Limiter keeps it:
+// what a MemoryStore must answer, computed by asking the Limiter.
+type oracle struct {
+	lim *rate.Limiter
+	l   Limit
+}
+
+// take is a Take of n tokens at t, by the Limiter: the Decision of a
+// single-limit policy.
+func (o *oracle) take(t time.Time, n int) Decision {
+	size := o.l.Capacity()
+	tok := float64(size)
+	if o.lim != nil {
+		tok = o.lim.TokensAt(t)
+	}
+	wait := func(target float64) time.Duration {
+		if tok >= target {
+			return 0
+		}
+		return shortest(estimate(target-tok, o.l.Rate()), func(d time.Duration) bool {
+			return o.lim.TokensAt(t.Add(d)) >= target
+		})
+	}
+	d := Decision{Limit: o.l, Allowed: tok >= float64(n)}
+	if d.Allowed {
+		if o.lim == nil {
+			o.lim = rate.NewLimiter(o.l.Rate(), size)
+		}
+		o.lim.AllowN(t, n)
+		tok = o.lim.TokensAt(t)
+		d.Remaining, d.ResetAfter = int(tok), wait(float64(size))
+		return d
+	}
+	d.Remaining, d.RetryAfter, d.ResetAfter = int(tok), Never, wait(float64(size))
+	if n <= size {
+		d.RetryAfter = wait(float64(n))
+	}
+	return d
+}
+
+// resetAfter returns the time from t until the bucket is full, without a
+// Take.
+func (o *oracle) resetAfter(t time.Time) time.Duration {
+	size := float64(o.l.Capacity())
+	if o.lim == nil || o.lim.TokensAt(t) >= size {
+		return 0
+	}
+	return shortest(estimate(size-o.lim.TokensAt(t), o.l.Rate()), func(d time.Duration) bool {
+		return o.lim.TokensAt(t.Add(d)) >= size
+	})
+}
+
+// checkAgainstLimiter drives a MemoryStore and the oracle through the same
+// Takes, read from steps two bytes at a time (a cost and a pause), and
+// fails at the first Decision on which they differ.
+func checkAgainstLimiter(t *testing.T, l Limit, steps []byte) {
+	t.Helper()
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := NewMemoryStore(MemoryConfig{})
+	o := &oracle{l: l}
+	unit := l.Window / time.Duration(l.Requests)
+	for i := 0; i+1 < len(steps); i += 2 {
+		n := 1 + int(steps[i])%min(l.Capacity()+1, 8)
+		if steps[i] == 0xff {
+			n = l.Capacity()
+		}
+		got, err := s.TakeAt(now, "k", Policy{l}, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := o.take(now, n); got.Allowed != want.Allowed || got.Remaining != want.Remaining ||
+			got.RetryAfter != want.RetryAfter || got.ResetAfter != want.ResetAfter {
+			t.Fatalf("%v, step %d, cost %d: store %+v, Limiter %+v", l, i/2, n, got, want)
+		}
+		// Pauses from none to about four refills of one token, and
+		// sometimes the exact time of a reset or a nanosecond before it;
+		// never backwards, where the store's watermark (clock.go) differs
+		// from the Limiter on purpose.
+		switch p := steps[i+1]; {
+		case p < 200:
+			now = now.Add(time.Duration(int64(unit) / 50 * int64(p)))
+		case p < 230:
+			now = now.Add(time.Duration(p-200) * time.Nanosecond)
+		default:
+			now = now.Add(max(o.resetAfter(now)-time.Duration(p%2), 0))
+		}
+	}
+}
+
+// TestBucketMatchesLimiter holds a MemoryStore's buckets to x/time/rate's
+// Limiter, its oracle: Allowed, Remaining, RetryAfter and ResetAfter of
+// every Take, to the nanosecond, over random histories of every exactness
+// limit.
+func TestBucketMatchesLimiter(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, l := range ExactnessLimits {
+		for range 20 {
+			steps := make([]byte, 400)
+			for i := range steps {
+				steps[i] = byte(rng.UintN(256))
+			}
+			checkAgainstLimiter(t, l, steps)
+		}
+	}
+}
+
+// FuzzBucketMatchesLimiter is TestBucketMatchesLimiter with histories from
+// the fuzzer.
+func FuzzBucketMatchesLimiter(f *testing.F) {
+	f.Add(uint8(0), []byte{0, 0, 0xff, 10, 1, 230, 3, 199})
+	f.Add(uint8(3), []byte{0xff, 231, 0xff, 230, 5, 0})
+	f.Fuzz(func(t *testing.T, which uint8, steps []byte) {
+		checkAgainstLimiter(t, ExactnessLimits[int(which)%len(ExactnessLimits)], steps)
+	})
+}

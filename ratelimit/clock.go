@@ -32,3 +32,40 @@ func (sh *shard) monotonic(t time.Time) time.Time {
 	sh.last = t
 	return t
 }
+
+// A bucket's times are durations since its shard's epoch, the first time
+// the shard used, so that a bucket holds 8-byte times instead of 24-byte
+// time.Times. A shard whose clock has run rebaseAfter past its epoch moves
+// the epoch up to the present and every bucket's times with it, once in
+// that many years; times pushed below -rebaseAfter stay there, so that a
+// difference of two times never overflows. A bucket last touched over
+// rebaseAfter ago therefore counts at least rebaseAfter of refill, which
+// fills any bucket but one that refills over more than 146 years.
+const rebaseAfter = time.Duration(1<<62 - 1) // about 146 years
+
+// since returns t, a time from monotonic, as a duration since sh's epoch.
+// sh.mu must be held.
+func (sh *shard) since(t time.Time) time.Duration {
+	if sh.epoch.IsZero() {
+		sh.epoch = t
+	}
+	d := t.Sub(sh.epoch)
+	if d > rebaseAfter {
+		shift := d
+		for id, b := range sh.m {
+			b.last, b.full = back(b.last, shift), back(b.full, shift)
+			sh.m[id] = b
+		}
+		sh.epoch, d = t, 0
+	}
+	return d
+}
+
+// back returns x-shift, or -rebaseAfter if that is lower, without
+// overflow, for a shift of at least rebaseAfter.
+func back(x, shift time.Duration) time.Duration {
+	if x <= shift-rebaseAfter {
+		return -rebaseAfter
+	}
+	return x - shift
+}

@@ -1,5 +1,6 @@
 // Package ratelimit limits how fast each key (an API key id, a client
-// address) may make requests, with token buckets from golang.org/x/time/rate.
+// address) may make requests, with token buckets that count exactly as
+// golang.org/x/time/rate's Limiter does.
 // It has no HTTP code: package middleware builds the 429 responses and the
 // RateLimit headers on top of it.
 //

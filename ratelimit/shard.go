@@ -1,11 +1,8 @@
 package ratelimit
 
 import (
-	"math"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // A shard is one independently locked partition of a MemoryStore: the
@@ -14,14 +11,15 @@ import (
 // which it enforces on its own share by eviction.
 type shard struct {
 	mu      sync.Mutex
-	m       map[uint64]*rate.Limiter
+	m       map[uint64]bucket
 	last    time.Time // latest time used by this shard; never decreases
+	epoch   time.Time // the origin of its buckets' times (see since)
 	ops     uint32    // Takes since creation, for the periodic sample sweep
 	inserts int       // buckets created since the last full sweep
 	sweepAt int       // len(m) at which a new bucket triggers a full sweep
 	peak    int       // largest len(m) since m was allocated
 	evicted uint64    // buckets evicted by the cap
-	_       [40]byte  // keep hot shards on separate cache lines
+	_       [16]byte  // keep hot shards on separate cache lines
 }
 
 const (
@@ -46,48 +44,48 @@ func bucketID(h uint64, i int, l Limit) uint64 {
 // insert adds a new bucket, first making room if the shard is at a sweep
 // threshold or at its cap; it never evicts the buckets of the current
 // request (keep). sh.mu must be held.
-func (s *MemoryStore) insert(sh *shard, t time.Time, id uint64, lim *rate.Limiter, keep []slot) {
+func (s *MemoryStore) insert(sh *shard, t time.Duration, id uint64, b bucket, keep []slot) {
 	if sh.m == nil {
-		sh.m = make(map[uint64]*rate.Limiter)
+		sh.m = make(map[uint64]bucket)
 	}
 	if n := len(sh.m); n >= sh.sweepAt || n >= s.shardCap {
 		if sh.inserts >= n/8 {
 			sh.sweepAll(t)
 		}
 		if len(sh.m) >= s.shardCap {
-			sh.evict(t, keep)
+			sh.evict(keep)
 		}
 	}
-	sh.m[id] = lim
+	sh.m[id] = b
 	sh.inserts++
 	sh.peak = max(sh.peak, len(sh.m))
 }
 
 // evict removes, among evictSample buckets from a random position of the
-// map, the one closest to full: the one missing the fewest tokens, whose
-// eviction forgives the least consumption. sh.mu must be held.
+// map, the one that will be full soonest: the one whose eviction forgives
+// the least consumption, measured in refill time. sh.mu must be held.
 //
 // The sample is long because a map range samples neighbours, and a random
 // start favours entries that follow empty slots; evicting from a short
 // sample creates exactly such gaps around surviving entries.
-func (sh *shard) evict(t time.Time, keep []slot) {
+func (sh *shard) evict(keep []slot) {
 	var victim uint64
-	best, i := math.Inf(1), 0
+	found, best, i := false, time.Duration(0), 0
 outer:
-	for id, lim := range sh.m {
+	for id, b := range sh.m {
 		for _, k := range keep {
 			if k.id == id {
 				continue outer
 			}
 		}
-		if missing := float64(lim.Burst()) - lim.TokensAt(t); missing < best {
-			victim, best = id, missing
+		if !found || b.full < best {
+			victim, best, found = id, b.full, true
 		}
 		if i++; i == evictSample {
 			break
 		}
 	}
-	if best != math.Inf(1) {
+	if found {
 		delete(sh.m, victim)
 		sh.evicted++
 	}

@@ -1,10 +1,6 @@
 package ratelimit
 
-import (
-	"time"
-
-	"golang.org/x/time/rate"
-)
+import "time"
 
 // Sweeping: a bucket that has refilled to full is indistinguishable from a
 // missing one, so it can be dropped at any time. Take does so as it goes
@@ -25,32 +21,27 @@ func (s *MemoryStore) sweep(at time.Time, useClock bool) int {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		t := sh.monotonic(s.now(at, useClock))
+		t := sh.since(sh.monotonic(s.now(at, useClock)))
 		dropped += sh.sweepAll(t)
 		sh.mu.Unlock()
 	}
 	return dropped
 }
 
-// isFull reports whether lim has refilled to capacity at t.
-func isFull(lim *rate.Limiter, t time.Time) bool {
-	return lim.TokensAt(t) >= float64(lim.Burst())
-}
-
 // sweepAll drops every full bucket of sh and returns how many. If the map
 // has shrunk to a quarter of its peak, it is rebuilt so that its memory is
 // released. sh.mu must be held.
-func (sh *shard) sweepAll(t time.Time) int {
+func (sh *shard) sweepAll(t time.Duration) int {
 	before := len(sh.m)
-	for id, lim := range sh.m {
-		if isFull(lim, t) {
+	for id, b := range sh.m {
+		if t >= b.full {
 			delete(sh.m, id)
 		}
 	}
 	if sh.peak >= minRebuild && len(sh.m) <= sh.peak/4 {
-		m := make(map[uint64]*rate.Limiter, len(sh.m))
-		for id, lim := range sh.m {
-			m[id] = lim
+		m := make(map[uint64]bucket, len(sh.m))
+		for id, b := range sh.m {
+			m[id] = b
 		}
 		sh.m, sh.peak = m, len(m)
 	}
@@ -61,10 +52,10 @@ func (sh *shard) sweepAll(t time.Time) int {
 
 // sweepSample drops the full buckets among a few, starting at a random
 // position of the map. sh.mu must be held.
-func (sh *shard) sweepSample(t time.Time) {
+func (sh *shard) sweepSample(t time.Duration) {
 	i := 0
-	for id, lim := range sh.m {
-		if isFull(lim, t) {
+	for id, b := range sh.m {
+		if t >= b.full {
 			delete(sh.m, id)
 		}
 		if i++; i == sampleSize {
