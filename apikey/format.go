@@ -69,6 +69,36 @@ func validService(s string) bool {
 	return true
 }
 
+// appendPrefix appends what comes before the body of a key of type t in
+// env: [service "_"] type "_" [env "_"].
+func (f Format) appendPrefix(buf []byte, t Type, env Environment) []byte {
+	if f.Service != "" {
+		buf = append(buf, f.Service...)
+		buf = append(buf, '_')
+	}
+	buf = append(buf, t.prefix()...)
+	buf = append(buf, '_')
+	if env == Test {
+		buf = append(buf, "test_"...)
+	} else if !f.OmitLiveLabel {
+		buf = append(buf, "live_"...)
+	}
+	return buf
+}
+
+// Redacted returns the redacted form of the key that k records, as
+// Token.String gives it for the key itself ("sk_live_4XkT2mZpQa9B…"): its
+// prefix and public id, never anything secret. It returns "" for a nil k
+// or one whose Type or Environment is invalid.
+func (f Format) Redacted(k *Key) string {
+	if k == nil || !k.Type.Valid() || !k.Environment.Valid() {
+		return ""
+	}
+	buf := f.appendPrefix(make([]byte, 0, maxKeyLen), k.Type, k.Environment)
+	buf = append(buf, k.ID...)
+	return string(append(buf, "…"...))
+}
+
 // Generate returns a new random key of type t in environment env. The id
 // and secret are drawn from rand with rejection sampling, so every
 // character of the alphabet is equally likely; a nil rand means
@@ -86,18 +116,7 @@ func (f Format) Generate(rand io.Reader, t Type, env Environment) (Token, error)
 	if rand == nil {
 		rand = cryptoRand{}
 	}
-	buf := make([]byte, 0, maxKeyLen)
-	if f.Service != "" {
-		buf = append(buf, f.Service...)
-		buf = append(buf, '_')
-	}
-	buf = append(buf, t.prefix()...)
-	buf = append(buf, '_')
-	if env == Test {
-		buf = append(buf, "test_"...)
-	} else if !f.OmitLiveLabel {
-		buf = append(buf, "live_"...)
-	}
+	buf := f.appendPrefix(make([]byte, 0, maxKeyLen), t, env)
 	bodyAt := len(buf)
 	var err error
 	buf, err = appendRandom(buf, rand, IDLen+SecretLen)

@@ -113,6 +113,9 @@ func NewManager(store ManagedStore, cfg ManagerConfig) (*Manager, error) {
 	return m, nil
 }
 
+// Format returns the Format of the keys the Manager issues.
+func (m *Manager) Format() Format { return m.format }
+
 // Verifier returns the Manager's Verifier.
 func (m *Manager) Verifier() *Verifier { return m.v }
 

@@ -11,8 +11,6 @@ import (
 	"reflect"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gatekey/gatekey/apikey"
 	apierrors "github.com/gatekey/gatekey/errors"
@@ -170,20 +168,12 @@ func callerKey(r *http.Request) (*apikey.Key, error) {
 	return k, nil
 }
 
-// validName checks a human-readable name: valid UTF-8 without control
-// characters, not blank, of at most apikey.MaxNameLen (200) bytes, the
-// library's own limit for key names, so that the two cannot disagree, and
-// without anything shaped like a key.
+// validName checks a human-readable name with apikey.CheckName, the rules
+// the dashboard applies too, so that the two cannot disagree.
 func validName(param, s string) error {
-	switch {
-	case strings.TrimSpace(s) == "":
-		return apierrors.NewInvalidParameter(param, param+" is required")
-	case len(s) > apikey.MaxNameLen:
-		return apierrors.NewInvalidParameter(param, fmt.Sprintf("%s must be at most %d bytes of UTF-8", param, apikey.MaxNameLen))
-	case !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0:
-		return apierrors.NewInvalidParameter(param, param+" must be printable text")
-	case holdsKey(s):
-		return errHoldsKey(param)
+	var pe *apikey.ParamError
+	if err := apikey.CheckName(param, s); errors.As(err, &pe) {
+		return apierrors.NewInvalidParameter(pe.Param, pe.Param+" "+pe.Reason)
 	}
 	return nil
 }
