@@ -61,10 +61,10 @@ type MemoryConfig struct {
 // Keys are not stored: a bucket is found by a 64-bit hash (hash/maphash,
 // seeded randomly per store) of the key together with the limit's position
 // and parameters in the policy. A tracked bucket costs about 84 bytes of
-// heap, its map slot included (118 as a *rate.Limiter and its slot; the
-// 1M-key benchmark of the benchmarks module measures both). Two keys colliding on all
-// 64 bits would share a bucket; among a million keys that has a probability
-// of about 3e-8, and since the seed is secret clients cannot aim for it.
+// heap, its map slot included (a *rate.Limiter and its slot cost 118).
+// Two keys colliding on all 64 bits would share a bucket; among a million
+// keys that has a probability of about 3e-8, and since the seed is secret
+// clients cannot aim for it.
 //
 // Because a bucket is identified by its limit's parameters, changing a key's
 // policy (a new tier) takes effect on the next Take: a limit whose
