@@ -1,0 +1,204 @@
+package dashboard
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/gatekey/gatekey/apikey"
+	apierrors "github.com/gatekey/gatekey/errors"
+)
+
+// list renders the account's keys and the create form, with status: 200,
+// or the status of e, a mistake in the form f (which is then filled in
+// again). revoked is the id of a key just revoked, if any.
+func (h *handler) list(w http.ResponseWriter, r *http.Request, account string, status int, revoked string, e *apierrors.Error, f *createForm) {
+	keys, err := h.mgr.List(r.Context(), apikey.ListFilter{Owner: account})
+	if err != nil {
+		h.fail(w, r, account, storeError(err))
+		return
+	}
+	slices.Reverse(keys) // newest first
+	v := &listView{base: h.base(account), Err: e, Envs: h.envs}
+	if f != nil {
+		v.Form = f.withoutKeys()
+	} else {
+		v.Form = createForm{Type: "secret", Permission: "read_write", Environment: h.envs[0].String(), Expires: "never"}
+	}
+	v.Form.Nonce = newNonce() // a form sent again is refused, so every page gets a new one
+	v.MinDate = h.now().UTC().AddDate(0, 0, 1).Format("2006-01-02")
+	now := h.now()
+	for _, k := range keys {
+		row := h.row(k, now)
+		if k.ID == revoked && row.Status == apikey.StatusRevoked.String() {
+			v.Notice = row.Redacted // only a key of the account's, and revoked
+		}
+		v.Keys = append(v.Keys, row)
+	}
+	if h.credits != nil {
+		b, metered, err := h.credits(r, account)
+		if err != nil {
+			h.fail(w, r, account, storeError(err))
+			return
+		}
+		if metered {
+			v.Credits = &creditsView{Remaining: b.Remaining, Allowance: b.Allowance.Credits, ResetAt: b.ResetAt}
+		}
+	}
+	h.render(w, r, status, "list", v)
+}
+
+// listNotice returns the key a redirect to the list says was revoked.
+func listNotice(r *http.Request) string { return r.URL.Query().Get("revoked") }
+
+// create answers the create form: the new key, shown this once.
+func (h *handler) create(w http.ResponseWriter, r *http.Request, account string) {
+	f, e := readCreate(r.PostForm)
+	if e == nil && !validNonce(f.Nonce) {
+		e = errBadForm
+	}
+	var p apikey.CreateParams
+	if e == nil {
+		p, e = h.params(f)
+	}
+	if e != nil {
+		h.list(w, r, account, e.Status, "", e, &f)
+		return
+	}
+	p.Owner = account
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.now()
+	if h.used.has(f.Nonce, now) {
+		h.list(w, r, account, errFormUsed.Status, "", errFormUsed, nil)
+		return
+	}
+	if h.check != nil {
+		if err := h.check(r, &p); err != nil {
+			e := storeError(err)
+			h.list(w, r, account, e.Status, "", e, &f)
+			return
+		}
+	}
+	tok, k, err := h.mgr.Create(r.Context(), p)
+	if err != nil {
+		e := storeError(err)
+		h.list(w, r, account, e.Status, "", e, &f)
+		return
+	}
+	h.used.add(f.Nonce, now)
+	h.render(w, r, http.StatusCreated, "key", &keyView{base: h.base(account), Heading: "Your new key",
+		Key: tok.Reveal(), Row: h.row(k, now)})
+}
+
+// owned returns the account's key named by the form or query field id,
+// or the answer if there is none.
+func (h *handler) owned(r *http.Request, account string) (*apikey.Key, *apierrors.Error) {
+	id := r.URL.Query().Get(fieldID)
+	if r.Method == http.MethodPost {
+		var e *apierrors.Error
+		if id, e = value(r.PostForm, fieldID); e != nil {
+			return nil, e
+		}
+	}
+	if len(id) != apikey.IDLen {
+		return nil, errKeyNotFound
+	}
+	k, err := h.mgr.Get(r.Context(), id)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	if k.Owner != account { // as List filters them
+		return nil, errKeyNotFound // another account's key is as good as unknown
+	}
+	if st := k.Status(h.now()); st == apikey.StatusRevoked || st == apikey.StatusExpired {
+		return nil, apierrors.New(http.StatusConflict, apierrors.CodeConflict, "This key is already "+st.String()+".")
+	}
+	return k, nil
+}
+
+// confirmRevoke asks whether to revoke a key.
+func (h *handler) confirmRevoke(w http.ResponseWriter, r *http.Request, account string) {
+	k, e := h.owned(r, account)
+	if e != nil {
+		h.fail(w, r, account, e)
+		return
+	}
+	h.render(w, r, http.StatusOK, "revoke", &keyView{base: h.base(account), Row: h.row(k, h.now())})
+}
+
+// revoke revokes a key and goes back to the list, which says so.
+func (h *handler) revoke(w http.ResponseWriter, r *http.Request, account string) {
+	k, e := h.owned(r, account)
+	if e != nil {
+		h.fail(w, r, account, e)
+		return
+	}
+	if _, err := h.mgr.Revoke(r.Context(), k.ID); err != nil {
+		h.fail(w, r, account, storeError(err))
+		return
+	}
+	// The key's id is public; the list shows the notice only for a key
+	// of the account that is revoked.
+	// A relative reference, which the browser resolves against the page's
+	// own URL: http.Redirect would resolve it against the path left after
+	// the host's StripPrefix, and leave the dashboard.
+	w.Header().Set("Location", "./?revoked="+k.ID)
+	w.WriteHeader(http.StatusSeeOther)
+}
+
+// confirmRoll asks when the old key should stop working.
+func (h *handler) confirmRoll(w http.ResponseWriter, r *http.Request, account string) {
+	k, e := h.owned(r, account)
+	if e != nil {
+		h.fail(w, r, account, e)
+		return
+	}
+	h.render(w, r, http.StatusOK, "roll", &rollView{base: h.base(account), Row: h.row(k, h.now()), Nonce: newNonce()})
+}
+
+// roll replaces a key, showing its successor this once.
+func (h *handler) roll(w http.ResponseWriter, r *http.Request, account string) {
+	k, e := h.owned(r, account)
+	var g string
+	if e == nil {
+		g, e = value(r.PostForm, fieldGrace)
+	}
+	var nonce string
+	if e == nil {
+		if nonce, e = value(r.PostForm, fieldForm); e == nil && !validNonce(nonce) {
+			e = errBadForm
+		}
+	}
+	var p apikey.RollParams
+	if e == nil {
+		p.Grace, e = grace(g)
+	}
+	if e != nil {
+		h.fail(w, r, account, e)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.now()
+	if h.used.has(nonce, now) {
+		h.fail(w, r, account, errFormUsed)
+		return
+	}
+	if h.check != nil {
+		cp := apikey.CreateParams{Name: k.Name, Type: k.Type, Environment: k.Environment, Permission: k.Permission,
+			Scopes: k.Scopes, Owner: k.Owner, Tier: k.Tier, ExpiresAt: k.ExpiresAt}
+		if err := h.check(r, &cp); err != nil {
+			h.fail(w, r, account, storeError(err))
+			return
+		}
+	}
+	tok, nk, err := h.mgr.Roll(r.Context(), k.ID, p)
+	if err != nil {
+		h.fail(w, r, account, storeError(err))
+		return
+	}
+	h.used.add(nonce, now)
+	old := h.row(k, now)
+	h.render(w, r, http.StatusCreated, "key", &keyView{base: h.base(account), Heading: "Your rolled key",
+		Key: tok.Reveal(), Row: h.row(nk, now), Replaced: &old, Until: now.Add(p.Grace)})
+}
