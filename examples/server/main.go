@@ -24,6 +24,9 @@
 //	-cors-origins       comma-separated allowed origins (default *)
 //	-log-format         text (default) or json
 //	-key-cache-ttl      how long a key record is cached (default 30s)
+//	-dashboard          serve the admin account's key-management page at
+//	                    /dashboard/, behind HTTP Basic: any user name, the password
+//	                    in GATEKEY_DASHBOARD_PASSWORD (a stand-in for a real sign-in)
 package main
 
 import (

@@ -53,6 +53,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"-tiers", "pro:10/minute:3/month"},    // cannot pay for a check
 		{"-tiers", "pro:10/minute:100/day"},    // /v1/me reports a month's
 		{"-tiers", "pro:1/minute:9/month;pro:1/minute:9/month"},
+		{"-dashboard"}, // no GATEKEY_DASHBOARD_PASSWORD
 	} {
 		var stderr strings.Builder
 		// Should the flag be accepted, Run serves until this context ends

@@ -45,6 +45,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	corsOrigins := fs.String("cors-origins", "*", "comma-separated origins allowed to call the API from browsers")
 	logFormat := fs.String("log-format", "text", `log format: "text" or "json"`)
 	githubKeys := fs.String("github-keys", "", "file of GitHub's secret-scanning public keys (from "+leakreport.GitHubKeysURL+"); if set, POST /v1/leaks/github revokes the keys GitHub finds leaked")
+	withDashboard := fs.Bool("dashboard", false, "serve the admin account's key-management page at /dashboard/, behind HTTP Basic (any user name, the password in GATEKEY_DASHBOARD_PASSWORD)")
 	keyCacheTTL := fs.Duration("key-cache-ttl", 30*time.Second, "how long a key record is cached; without a change feed (examples/fleet has one), revocations made by other replicas take effect within it")
 	var complete func(*Config) (func(), error)
 	if hook != nil {
@@ -71,6 +72,14 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return errors.New("-key-cache-ttl must be positive")
 	}
 	cfg := Config{AdminKey: getenv("GATEKEY_ADMIN_KEY"), RequireTLS: *requireTLS, Logger: logger, KeyCacheTTL: *keyCacheTTL}
+	if *withDashboard {
+		if cfg.DashboardPassword = getenv("GATEKEY_DASHBOARD_PASSWORD"); cfg.DashboardPassword == "" {
+			return errors.New("-dashboard needs the dashboard's password in GATEKEY_DASHBOARD_PASSWORD")
+		}
+		if len(cfg.DashboardPassword) < 12 {
+			logger.Warn("GATEKEY_DASHBOARD_PASSWORD is shorter than 12 characters: fine for a demo on loopback, not for a network")
+		}
+	}
 	var err error
 	if cfg.Rate, err = ratelimit.ParsePolicy(*rate); err != nil {
 		return fmt.Errorf("-rate: %w", err)
@@ -147,6 +156,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		scheme = "https"
 	}
 	fmt.Fprintf(stderr, "listening on %s://%s\n", scheme, ln.Addr())
+	if cfg.DashboardPassword != "" {
+		fmt.Fprintf(stderr, "dashboard: %s://%s/dashboard/ (HTTP Basic: any user name, the password in GATEKEY_DASHBOARD_PASSWORD)\n", scheme, ln.Addr())
+	}
 
 	errc := make(chan error, 1)
 	go func() {

@@ -34,6 +34,12 @@ type Config struct {
 	CORSOrigins     []string
 	AdminKey        string // GATEKEY_ADMIN_KEY; empty: generate an sk_test_ key
 
+	// DashboardPassword, if set, serves the admin account's key-management
+	// page (package apikey/dashboard) at /dashboard/, behind HTTP Basic
+	// with this password and any user name: a stand-in for the service's
+	// own sign-in. Empty means no dashboard.
+	DashboardPassword string
+
 	// AuthFailures counts failed authentications per client address (the
 	// AuthFailureRate throttle). Nil means in memory, per process, so that
 	// N replicas allow N times the rate; a fleet shares its rate-limit
@@ -262,7 +268,20 @@ func (s *Service) routes() http.Handler {
 	if s.cfg.RequireTLS {
 		gate.TLS = &middleware.RequireTLS{}
 	}
-	return logRequests(s.cfg.Logger, s.cfg.Now)(gate.Handler(mux))
+	api := gate.Handler(mux)
+	if s.cfg.DashboardPassword == "" {
+		return logRequests(s.cfg.Logger, s.cfg.Now)(api)
+	}
+	// The page signs in with a password, not an API key: it sits beside
+	// the Gate, not behind it.
+	top := http.NewServeMux()
+	dash := s.dashboardHandler()
+	if gate.TLS != nil {
+		dash = (&middleware.RequireTLS{Proxies: s.cfg.TrustedProxies}).Handler(dash)
+	}
+	top.Handle("/dashboard/", dash)
+	top.Handle("/", api)
+	return logRequests(s.cfg.Logger, s.cfg.Now)(top)
 }
 
 // routeGitHubLeaks receives GitHub's secret-scanning reports.

@@ -1,0 +1,65 @@
+package service
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+
+	"github.com/gatekey/gatekey/apikey"
+	"github.com/gatekey/gatekey/apikey/dashboard"
+)
+
+// errNotSignedIn is what the dashboard's Account says of a request
+// without the right password (which basicAuth has already refused).
+var errNotSignedIn = errors.New("server: dashboard request without the dashboard password")
+
+// dashboardHandler returns the key-management page of the admin account,
+// at /dashboard/, behind HTTP Basic with the dashboard password. The
+// password is a stand-in for the service's own sign-in: a real service
+// puts the page behind its session login and returns the signed-in
+// account from Account.
+func (s *Service) dashboardHandler() http.Handler {
+	page := &dashboard.Page{
+		Manager: s.mgr,
+		Account: func(r *http.Request) (string, error) {
+			if !s.dashboardAuthorized(r) {
+				return "", errNotSignedIn
+			}
+			return adminAccount, nil
+		},
+		CheckCreate: func(r *http.Request, p *apikey.CreateParams) error {
+			// The API's cap on an account's keys. A create through the
+			// API at the same moment may pass it by one.
+			s.keysMu.Lock()
+			defer s.keysMu.Unlock()
+			return s.roomForKey(r, p.Owner, "")
+		},
+		Title:  "gatekey reference service: API keys",
+		Logger: s.cfg.Logger,
+		Now:    s.cfg.Now,
+	}
+	return s.basicAuth(http.StripPrefix("/dashboard", page.Handler()))
+}
+
+// dashboardAuthorized reports whether r carries the dashboard password,
+// compared in constant time, under any user name.
+func (s *Service) dashboardAuthorized(r *http.Request) bool {
+	_, pass, ok := r.BasicAuth()
+	return ok && subtle.ConstantTimeCompare([]byte(pass), []byte(s.cfg.DashboardPassword)) == 1
+}
+
+// basicAuth asks for the dashboard password before next runs.
+func (s *Service) basicAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.dashboardAuthorized(r) {
+			h := w.Header()
+			h.Set("WWW-Authenticate", `Basic realm="gatekey dashboard", charset="UTF-8"`)
+			h.Set("Cache-Control", "no-store")
+			h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+			h.Set("X-Content-Type-Options", "nosniff")
+			http.Error(w, "Sign in with the dashboard password (GATEKEY_DASHBOARD_PASSWORD).", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
