@@ -3,9 +3,10 @@
 # each nested one (every directory holding a go.mod), so that a new module
 # cannot be left out. Extra arguments go to every go test (./test.sh -count=1).
 #
-# The PostgreSQL and Redis tests start real servers on loopback; without
-# postgresql or redis-server installed they skip, saying how to install
-# them, unless CI is set, when they fail.
+# The PostgreSQL and Redis tests start real servers on loopback, and the
+# browser test (examples/browsertest) starts headless chromium; without
+# postgresql, redis-server or chromium installed they skip, saying how to
+# install them, unless CI is set, when they fail.
 set -uo pipefail
 cd "$(dirname "$0")"
 
