@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,6 +36,11 @@ type Page struct {
 	// and message; any other error is logged and answered 500.
 	CheckCreate func(r *http.Request, p *apikey.CreateParams) error
 
+	// CheckChange, if set, is asked before a key is revoked or rolled,
+	// with the key: the host's own rules, such as keys its own systems
+	// use. Its errors are answered as CheckCreate's are.
+	CheckChange func(r *http.Request, k *apikey.Key) error
+
 	// Credits, if set, returns the account's credit balance, shown above
 	// the keys when metered is true.
 	Credits func(r *http.Request, account string) (b credits.Balance, metered bool, err error)
@@ -44,6 +50,16 @@ type Page struct {
 	// page under another name than the one its proxies pass on. See
 	// http.CrossOriginProtection.AddTrustedOrigin.
 	TrustedOrigins []string
+
+	// FormKey signs the ids of the forms that make a key, which bind each
+	// form to its account and purpose and let it be sent once, within an
+	// hour. Nil means a random key per Handler, so that forms shown
+	// before a restart are refused as out of date. Replicas behind one
+	// load balancer share a FormKey of at least 32 random bytes; each
+	// replica remembers the forms sent to it, so a form sent again to
+	// another replica within the hour is not recognised unless the load
+	// balancer keeps a session on one replica.
+	FormKey []byte
 
 	// Title is the heading of every page. Default: "API keys".
 	Title string
@@ -72,7 +88,8 @@ var graces = [...]struct {
 // Handler returns the page's handler. Its paths are relative to where it
 // is mounted: mount it on a path ending in a slash, with that path
 // stripped (http.StripPrefix). It panics if Manager or Account is nil, an
-// environment is invalid or repeated, or a trusted origin is malformed.
+// environment is invalid or repeated, a trusted origin is malformed, or
+// FormKey is set but short.
 func (p *Page) Handler() http.Handler {
 	if p.Manager == nil {
 		panic("dashboard: Page.Manager is nil")
@@ -85,12 +102,21 @@ func (p *Page) Handler() http.Handler {
 		format:  p.Manager.Format(),
 		account: p.Account,
 		check:   p.CheckCreate,
+		change:  p.CheckChange,
 		credits: p.Credits,
 		title:   p.Title,
 		log:     p.Logger,
 		now:     p.Now,
 		envs:    append([]apikey.Environment(nil), p.Environments...),
 		views:   parseViews(),
+	}
+	switch {
+	case p.FormKey == nil:
+		h.forms.key = newFormKey()
+	case len(p.FormKey) < 32:
+		panic("dashboard: Page.FormKey is shorter than 32 bytes")
+	default:
+		h.forms.key = bytes.Clone(p.FormKey)
 	}
 	if h.title == "" {
 		h.title = "API keys"

@@ -222,6 +222,7 @@ func TestHandlerPanicsOnMisconfiguration(t *testing.T) {
 		{"bad environment", dashboard.Page{Manager: s.env.Manager, Account: account, Environments: []apikey.Environment{9}}, "dashboard: Page.Environments[0]"},
 		{"environment twice", dashboard.Page{Manager: s.env.Manager, Account: account, Environments: []apikey.Environment{apikey.Test, apikey.Test}}, "dashboard: Page.Environments lists test twice"},
 		{"bad origin", dashboard.Page{Manager: s.env.Manager, Account: account, TrustedOrigins: []string{"not an origin"}}, "dashboard: Page.TrustedOrigins"},
+		{"short form key", dashboard.Page{Manager: s.env.Manager, Account: account, FormKey: []byte("short")}, "dashboard: Page.FormKey is shorter than 32 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

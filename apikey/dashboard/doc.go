@@ -27,7 +27,10 @@
 //   - A new key is written into the body of the answer to the form that
 //     made it, and nowhere else: never into a URL, a cookie, a redirect or
 //     a log line. The handler sets no cookie at all. Sending the same form
-//     again (a reload) is refused, so a key is shown once.
+//     again (a reload, or going back) is refused, so a key is shown once.
+//     The id of a form that makes a key is signed (Page.FormKey): it is
+//     good for the account and the purpose it was shown for, once, and
+//     for an hour.
 //   - Every input is checked with the rules of package apikey, and a
 //     mistake is answered with the page again, a message and the error
 //     code the API would give (invalid_parameter and the like), never a
@@ -35,5 +38,7 @@
 //
 // The handler knows whose keys to show only through Page.Account: the
 // host's own session login, which the host must protect as it protects
-// any page of its own.
+// any page of its own. Page.CheckCreate and Page.CheckChange let the host
+// add its own rules, such as a cap on an account's keys or keys that its
+// own systems use.
 package dashboard

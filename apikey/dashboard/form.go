@@ -1,9 +1,6 @@
 package dashboard
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -144,61 +141,4 @@ func grace(v string) (time.Duration, *apierrors.Error) {
 		}
 	}
 	return 0, apierrors.NewInvalidParameter(fieldGrace, "grace must be one of 0, 1h, 24h and 168h")
-}
-
-// newNonce returns a new form id: 32 hex digits.
-func newNonce() string {
-	var b [16]byte
-	rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
-	return hex.EncodeToString(b[:])
-}
-
-// validNonce reports whether s is shaped like a form id.
-func validNonce(s string) bool {
-	if len(s) != 32 {
-		return false
-	}
-	_, err := hex.DecodeString(s)
-	return err == nil
-}
-
-// errFormUsed answers a form sent a second time: a reload of the page that
-// showed a new key.
-var errFormUsed = apierrors.New(http.StatusConflict, apierrors.CodeConflict,
-	"This form was already sent. The key it made was shown once and is not shown again: "+
-		"it is in the list below, and if you did not keep it, revoke it and create another.")
-
-// errBadForm answers a form without a valid form id: not one of this page's.
-var errBadForm = apierrors.NewInvalidParameter(fieldForm, "The form is out of date; please fill it in again.")
-
-// usedForms remembers the form ids already used, for a day, so that a
-// form sent twice is refused. It is bounded: past maxUsedForms the oldest
-// go first. Its zero value is ready to use; the handler's mutex guards it.
-type usedForms struct {
-	at    map[string]time.Time
-	order []string
-}
-
-const (
-	maxUsedForms = 1 << 14
-	usedFor      = 24 * time.Hour
-)
-
-// has reports whether id was used within the last usedFor.
-func (u *usedForms) has(id string, now time.Time) bool {
-	t, ok := u.at[id]
-	return ok && now.Sub(t) < usedFor
-}
-
-// add records id as used at now.
-func (u *usedForms) add(id string, now time.Time) {
-	if u.at == nil {
-		u.at = make(map[string]time.Time)
-	}
-	for len(u.order) > 0 && (len(u.order) >= maxUsedForms || now.Sub(u.at[u.order[0]]) >= usedFor) {
-		delete(u.at, u.order[0])
-		u.order = u.order[1:]
-	}
-	u.at[id] = now
-	u.order = append(u.order, id)
 }

@@ -20,6 +20,7 @@ type handler struct {
 	format  apikey.Format
 	account func(*http.Request) (string, error)
 	check   func(*http.Request, *apikey.CreateParams) error
+	change  func(*http.Request, *apikey.Key) error
 	credits func(*http.Request, string) (credits.Balance, bool, error)
 	title   string
 	log     *slog.Logger
@@ -27,8 +28,8 @@ type handler struct {
 	envs    []apikey.Environment
 	views   *views
 
-	mu   sync.Mutex // serialises the check and the use of a form
-	used usedForms
+	mu    sync.Mutex // serialises the check and the use of a form
+	forms formIDs
 }
 
 // maxFormBytes bounds a form's body.
@@ -126,6 +127,9 @@ func storeError(err error) *apierrors.Error {
 		return ae
 	case errors.Is(err, apikey.ErrNotFound):
 		return errKeyNotFound
+	case errors.Is(err, apikey.ErrRevoked), errors.Is(err, apikey.ErrExpired):
+		// It stopped working between the page's check and the change.
+		return apierrors.New(http.StatusConflict, apierrors.CodeConflict, "This key has just stopped working: it was revoked or expired.")
 	case errors.Is(err, apikey.ErrUnavailable), errors.Is(err, credits.ErrUnavailable):
 		return apierrors.NewServiceUnavailable(2 * time.Second).WithCause(err)
 	}

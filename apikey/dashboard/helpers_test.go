@@ -81,7 +81,7 @@ func (s *site) do(account, method, path string, form url.Values) *httptest.Respo
 }
 
 // nonceRE finds a form's id in a page.
-var nonceRE = regexp.MustCompile(`name="form" value="([0-9a-f]{32})"`)
+var nonceRE = regexp.MustCompile(`name="form" value="([0-9a-f]{32}\.[0-9]+\.[0-9a-f]{32})"`)
 
 // nonce returns the form id of the page at path, as account sees it.
 func (s *site) nonce(account, path string) string {

@@ -24,9 +24,9 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, account string, s
 	} else {
 		v.Form = createForm{Type: "secret", Permission: "read_write", Environment: h.envs[0].String(), Expires: "never"}
 	}
-	v.Form.Nonce = newNonce() // a form sent again is refused, so every page gets a new one
-	v.MinDate = h.now().UTC().AddDate(0, 0, 1).Format("2006-01-02")
 	now := h.now()
+	v.Form.Nonce = h.forms.issue(account, purposeCreate, now) // a form sent again is refused, so every page gets a new one
+	v.MinDate = now.UTC().AddDate(0, 0, 1).Format("2006-01-02")
 	for _, k := range keys {
 		row := h.row(k, now)
 		if k.ID == revoked && row.Status == apikey.StatusRevoked.String() {
@@ -53,8 +53,9 @@ func listNotice(r *http.Request) string { return r.URL.Query().Get("revoked") }
 // create answers the create form: the new key, shown this once.
 func (h *handler) create(w http.ResponseWriter, r *http.Request, account string) {
 	f, e := readCreate(r.PostForm)
-	if e == nil && !validNonce(f.Nonce) {
-		e = errBadForm
+	var fm form
+	if e == nil {
+		fm, e = h.forms.check(f.Nonce, account, purposeCreate, h.now())
 	}
 	var p apikey.CreateParams
 	if e == nil {
@@ -68,8 +69,12 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, account string)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := h.now()
-	if h.used.has(f.Nonce, now) {
-		h.list(w, r, account, errFormUsed.Status, "", errFormUsed, nil)
+	if e := h.forms.claim(account, fm, now); e != nil {
+		again := &f
+		if e == errFormUsed {
+			again = nil // a form sent again is not filled in again
+		}
+		h.list(w, r, account, e.Status, "", e, again)
 		return
 	}
 	if h.check != nil {
@@ -85,7 +90,7 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, account string)
 		h.list(w, r, account, e.Status, "", e, &f)
 		return
 	}
-	h.used.add(f.Nonce, now)
+	h.forms.use(account, fm)
 	h.render(w, r, http.StatusCreated, "key", &keyView{base: h.base(account), Heading: "Your new key",
 		Key: tok.Reveal(), Row: h.row(k, now)})
 }
@@ -116,9 +121,28 @@ func (h *handler) owned(r *http.Request, account string) (*apikey.Key, *apierror
 	return k, nil
 }
 
+// changeable returns the account's key named by the request, if the host
+// lets it be revoked or rolled (Page.CheckChange).
+func (h *handler) changeable(r *http.Request, account string) (*apikey.Key, *apierrors.Error) {
+	k, e := h.owned(r, account)
+	if e == nil && h.change != nil {
+		if err := h.change(r, k); err != nil {
+			return nil, storeError(err)
+		}
+	}
+	return k, e
+}
+
+// The purposes of form ids: a create, or the roll of the key whose id
+// follows purposeRoll.
+const (
+	purposeCreate = "create"
+	purposeRoll   = "roll "
+)
+
 // confirmRevoke asks whether to revoke a key.
 func (h *handler) confirmRevoke(w http.ResponseWriter, r *http.Request, account string) {
-	k, e := h.owned(r, account)
+	k, e := h.changeable(r, account)
 	if e != nil {
 		h.fail(w, r, account, e)
 		return
@@ -128,7 +152,7 @@ func (h *handler) confirmRevoke(w http.ResponseWriter, r *http.Request, account 
 
 // revoke revokes a key and goes back to the list, which says so.
 func (h *handler) revoke(w http.ResponseWriter, r *http.Request, account string) {
-	k, e := h.owned(r, account)
+	k, e := h.changeable(r, account)
 	if e != nil {
 		h.fail(w, r, account, e)
 		return
@@ -148,25 +172,28 @@ func (h *handler) revoke(w http.ResponseWriter, r *http.Request, account string)
 
 // confirmRoll asks when the old key should stop working.
 func (h *handler) confirmRoll(w http.ResponseWriter, r *http.Request, account string) {
-	k, e := h.owned(r, account)
+	k, e := h.changeable(r, account)
 	if e != nil {
 		h.fail(w, r, account, e)
 		return
 	}
-	h.render(w, r, http.StatusOK, "roll", &rollView{base: h.base(account), Row: h.row(k, h.now()), Nonce: newNonce()})
+	now := h.now()
+	h.render(w, r, http.StatusOK, "roll", &rollView{base: h.base(account), Row: h.row(k, now),
+		Nonce: h.forms.issue(account, purposeRoll+k.ID, now)})
 }
 
 // roll replaces a key, showing its successor this once.
 func (h *handler) roll(w http.ResponseWriter, r *http.Request, account string) {
-	k, e := h.owned(r, account)
+	k, e := h.changeable(r, account)
 	var g string
 	if e == nil {
 		g, e = value(r.PostForm, fieldGrace)
 	}
-	var nonce string
+	var fm form
 	if e == nil {
-		if nonce, e = value(r.PostForm, fieldForm); e == nil && !validNonce(nonce) {
-			e = errBadForm
+		var id string
+		if id, e = value(r.PostForm, fieldForm); e == nil {
+			fm, e = h.forms.check(id, account, purposeRoll+k.ID, h.now())
 		}
 	}
 	var p apikey.RollParams
@@ -180,8 +207,8 @@ func (h *handler) roll(w http.ResponseWriter, r *http.Request, account string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := h.now()
-	if h.used.has(nonce, now) {
-		h.fail(w, r, account, errFormUsed)
+	if e := h.forms.claim(account, fm, now); e != nil {
+		h.fail(w, r, account, e)
 		return
 	}
 	if h.check != nil {
@@ -197,7 +224,7 @@ func (h *handler) roll(w http.ResponseWriter, r *http.Request, account string) {
 		h.fail(w, r, account, storeError(err))
 		return
 	}
-	h.used.add(nonce, now)
+	h.forms.use(account, fm)
 	old := h.row(k, now)
 	h.render(w, r, http.StatusCreated, "key", &keyView{base: h.base(account), Heading: "Your rolled key",
 		Key: tok.Reveal(), Row: h.row(nk, now), Replaced: &old, Until: now.Add(p.Grace)})
