@@ -1,12 +1,14 @@
 package service
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"net/http"
 
 	"github.com/gatekey/gatekey/apikey"
 	"github.com/gatekey/gatekey/apikey/dashboard"
+	apierrors "github.com/gatekey/gatekey/errors"
 )
 
 // errNotSignedIn is what the dashboard's Account says of a request
@@ -34,6 +36,12 @@ func (s *Service) dashboardHandler() http.Handler {
 			defer s.keysMu.Unlock()
 			return s.roomForKey(r, p.Owner, "")
 		},
+		CheckChange: func(_ *http.Request, k *apikey.Key) error {
+			if k.ID == s.adminID {
+				return errAdminKeyOnDashboard
+			}
+			return nil
+		},
 		Title:  "gatekey reference service: API keys",
 		Logger: s.cfg.Logger,
 		Now:    s.cfg.Now,
@@ -42,11 +50,19 @@ func (s *Service) dashboardHandler() http.Handler {
 }
 
 // dashboardAuthorized reports whether r carries the dashboard password,
-// compared in constant time, under any user name.
+// under any user name. The SHA-256 hashes are compared, in constant time,
+// so that not even the password's length shows in the time taken.
 func (s *Service) dashboardAuthorized(r *http.Request) bool {
 	_, pass, ok := r.BasicAuth()
-	return ok && subtle.ConstantTimeCompare([]byte(pass), []byte(s.cfg.DashboardPassword)) == 1
+	got, want := sha256.Sum256([]byte(pass)), sha256.Sum256([]byte(s.cfg.DashboardPassword))
+	return ok && subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
+
+// errAdminKeyOnDashboard refuses to revoke or roll the admin key from the
+// dashboard: the service knows it by its id, and the API allows it only
+// to the admin key itself.
+var errAdminKeyOnDashboard = apierrors.New(http.StatusForbidden, apierrors.CodeInsufficientPermissions,
+	"The admin key can only be revoked or rolled with the admin key itself, through the API.")
 
 // basicAuth asks for the dashboard password before next runs.
 func (s *Service) basicAuth(next http.Handler) http.Handler {

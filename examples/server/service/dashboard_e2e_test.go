@@ -46,7 +46,7 @@ func (e *testEnv) dashboard(method, path, password string, form url.Values) (*ht
 	return resp, string(b)
 }
 
-var dashboardFormRE = regexp.MustCompile(`name="form" value="([0-9a-f]{32})"`)
+var dashboardFormRE = regexp.MustCompile(`name="form" value="([0-9a-f]{32}\.[0-9]+\.[0-9a-f]{32})"`)
 
 func TestDashboard(t *testing.T) {
 	e := newTestEnv(t, withConfig(func(c *Config) { c.DashboardPassword = testDashboardPassword }))
@@ -57,6 +57,15 @@ func TestDashboard(t *testing.T) {
 			resp.Header.Get("Cache-Control") != "no-store" || strings.Contains(body, "Create a key") {
 			t.Errorf("dashboard with password %q: %d %q", pw, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 		}
+	}
+
+	// The admin key is not the dashboard's to revoke.
+	resp, _ := e.dashboard("POST", "/dashboard/revoke", testDashboardPassword, url.Values{"id": {e.s.adminID}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("revoking the admin key from the dashboard: %d, want 403", resp.StatusCode)
+	}
+	if r := e.do("GET", "/v1/me", e.admin, nil); r.Status != http.StatusOK {
+		t.Errorf("the admin key after that: %d", r.Status)
 	}
 
 	resp, list := e.dashboard("GET", "/dashboard/", testDashboardPassword, nil)
