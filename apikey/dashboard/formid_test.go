@@ -83,15 +83,7 @@ func TestCheckChange(t *testing.T) {
 		}
 	})
 	tok, k := s.env.Mint(apikey.CreateParams{Name: "system", Owner: "acct_1"})
-	for _, tt := range []struct {
-		method, path string
-		form         url.Values
-	}{
-		{"GET", "/dashboard/revoke?id=" + k.ID, nil},
-		{"POST", "/dashboard/revoke", url.Values{"id": {k.ID}}},
-		{"GET", "/dashboard/roll?id=" + k.ID, nil},
-		{"POST", "/dashboard/roll", url.Values{"id": {k.ID}, "grace": {"0"}, "form": {strings.Repeat("a", 32)}}},
-	} {
+	for _, tt := range changeRequests(k.ID) {
 		w := s.do("acct_1", tt.method, tt.path, tt.form)
 		if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "our own billing") {
 			t.Errorf("%s %s: %d, want 403 with the host's message", tt.method, tt.path, w.Code)

@@ -124,6 +124,24 @@ func (s *site) keys(account string) []*apikey.Key {
 	return ks
 }
 
+// request is a request a test sends.
+type request struct {
+	method, path string
+	form         url.Values
+}
+
+// changeRequests are the four requests that ask to revoke or roll the key
+// id: both confirmation pages and both forms (the roll's with a made-up
+// form id: whatever refuses them must do so before the form id counts).
+func changeRequests(id string) []request {
+	return []request{
+		{"GET", "/dashboard/revoke?id=" + id, nil},
+		{"POST", "/dashboard/revoke", url.Values{"id": {id}}},
+		{"GET", "/dashboard/roll?id=" + id, nil},
+		{"POST", "/dashboard/roll", url.Values{"id": {id}, "grace": {"0"}, "form": {strings.Repeat("a", 32)}}},
+	}
+}
+
 // syncBuffer is a bytes.Buffer safe for concurrent writes.
 type syncBuffer struct {
 	mu sync.Mutex

@@ -132,15 +132,7 @@ func TestOtherAccountsKeysAreUnknown(t *testing.T) {
 	_, theirs := s.env.Mint(apikey.CreateParams{Name: "theirs", Owner: "acct_2"})
 	_, ownerless := s.env.Mint(apikey.CreateParams{Name: "no owner"})
 	for _, k := range []*apikey.Key{theirs, ownerless} {
-		for _, tt := range []struct {
-			method, path string
-			form         url.Values
-		}{
-			{"GET", "/dashboard/revoke?id=" + k.ID, nil},
-			{"POST", "/dashboard/revoke", url.Values{"id": {k.ID}}},
-			{"GET", "/dashboard/roll?id=" + k.ID, nil},
-			{"POST", "/dashboard/roll", url.Values{"id": {k.ID}, "grace": {"0"}, "form": {strings.Repeat("a", 32)}}},
-		} {
+		for _, tt := range changeRequests(k.ID) {
 			w := s.do("acct_1", tt.method, tt.path, tt.form)
 			if w.Code != http.StatusNotFound || strings.Contains(w.Body.String(), k.Name) {
 				t.Errorf("%s %s of %q: %d, want 404 without the key's name", tt.method, tt.path, k.Owner, w.Code)
