@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "github.com/gatekey/gatekey/errors"
@@ -37,10 +38,11 @@ const (
 //
 // so that it is good only for the account and the purpose (a create, or
 // the roll of one key) it was shown for, and only for formLife: a form the
-// page never issued, or an old one, is refused without any record. The
-// handler's mutex guards used and n.
+// page never issued, or an old one, is refused without any record.
 type formIDs struct {
-	key  []byte
+	key []byte
+
+	mu   sync.Mutex
 	used map[string]map[string]time.Time // account → nonce → when the form expires
 	n    int                             // the records in used
 }
@@ -93,10 +95,13 @@ func (f *formIDs) check(id, account, purpose string, now time.Time) (form, *apie
 	return form{nonce: nonce, expires: issued.Add(formLife)}, nil
 }
 
-// claim reports, as nil, whether account may send fm now: not sent
-// before, and room to remember it. Call use once the form has done its
-// work.
+// claim records that account sends fm now, or returns why it may not:
+// sent before, or no room to remember it. A form is claimed before it does
+// its work, so that two copies sent at once make one key; release gives
+// it back if the work fails.
 func (f *formIDs) claim(account string, fm form, now time.Time) *apierrors.Error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if _, ok := f.used[account][fm.nonce]; ok {
 		return errFormUsed
 	}
@@ -112,11 +117,6 @@ func (f *formIDs) claim(account string, fm form, now time.Time) *apierrors.Error
 			return apierrors.NewServiceUnavailable(formLife / 4)
 		}
 	}
-	return nil
-}
-
-// use records that account sent fm. Call claim first.
-func (f *formIDs) use(account string, fm form) {
 	if f.used == nil {
 		f.used = make(map[string]map[string]time.Time)
 	}
@@ -127,9 +127,27 @@ func (f *formIDs) use(account string, fm form) {
 	}
 	m[fm.nonce] = fm.expires
 	f.n++
+	return nil
+}
+
+// release gives back a form claimed by account whose work failed, so
+// that it may be sent again.
+func (f *formIDs) release(account string, fm form) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if m := f.used[account]; m != nil {
+		if _, ok := m[fm.nonce]; ok {
+			delete(m, fm.nonce)
+			f.n--
+		}
+		if len(m) == 0 {
+			delete(f.used, account)
+		}
+	}
 }
 
 // forget drops the records of account's forms that can no longer be sent.
+// The caller holds f.mu.
 func (f *formIDs) forget(account string, now time.Time) {
 	m := f.used[account]
 	for nonce, exp := range m {

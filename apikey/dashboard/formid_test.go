@@ -120,3 +120,27 @@ func TestOldFormsAreRefused(t *testing.T) {
 		t.Errorf("%d keys, want 2", n)
 	}
 }
+
+// A form whose work failed (the host's check, the store) may be sent again.
+func TestFailedFormsMayBeSentAgain(t *testing.T) {
+	full := true
+	s := newSite(t, func(p *dashboard.Page) {
+		p.CheckCreate = func(*http.Request, *apikey.CreateParams) error {
+			if full {
+				return apierrors.New(http.StatusConflict, apierrors.CodeConflict, "Revoke a key first.")
+			}
+			return nil
+		}
+	})
+	form := s.createForm("acct_1", "n")
+	if w := s.do("acct_1", http.MethodPost, "/dashboard/keys", form); w.Code != http.StatusConflict {
+		t.Fatalf("create while full: %d, want 409", w.Code)
+	}
+	full = false
+	if w := s.do("acct_1", http.MethodPost, "/dashboard/keys", form); w.Code != http.StatusCreated {
+		t.Errorf("the same form once there is room: %d, want 201", w.Code)
+	}
+	if w := s.do("acct_1", http.MethodPost, "/dashboard/keys", form); w.Code != http.StatusConflict {
+		t.Errorf("the form a third time: %d, want 409", w.Code)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gatekey/gatekey/apikey"
@@ -27,9 +26,7 @@ type handler struct {
 	now     func() time.Time
 	envs    []apikey.Environment
 	views   *views
-
-	mu    sync.Mutex // serialises the check and the use of a form
-	forms formIDs
+	forms   formIDs
 }
 
 // maxFormBytes bounds a form's body.
@@ -110,7 +107,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, account string, e
 			slog.String("path", r.URL.Path), slog.Int("status", e.Status), slog.Any("error", e.Unwrap()))
 	}
 	for k, v := range e.Header {
-		w.Header()[k] = v
+		w.Header()[k] = slices.Clone(v) // e may be shared
 	}
 	h.render(w, r, e.Status, "error", &errorView{base: h.base(account), Err: e})
 }

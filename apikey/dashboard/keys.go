@@ -66,8 +66,6 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, account string)
 		return
 	}
 	p.Owner = account
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	now := h.now()
 	if e := h.forms.claim(account, fm, now); e != nil {
 		again := &f
@@ -77,20 +75,18 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, account string)
 		h.list(w, r, account, e.Status, "", e, again)
 		return
 	}
-	if h.check != nil {
-		if err := h.check(r, &p); err != nil {
-			e := storeError(err)
-			h.list(w, r, account, e.Status, "", e, &f)
-			return
-		}
+	var tok apikey.Token
+	var k *apikey.Key
+	err := h.checkCreate(r, &p)
+	if err == nil {
+		tok, k, err = h.mgr.Create(r.Context(), p)
 	}
-	tok, k, err := h.mgr.Create(r.Context(), p)
 	if err != nil {
+		h.forms.release(account, fm)
 		e := storeError(err)
 		h.list(w, r, account, e.Status, "", e, &f)
 		return
 	}
-	h.forms.use(account, fm)
 	h.render(w, r, http.StatusCreated, "key", &keyView{base: h.base(account), Heading: "Your new key",
 		Key: tok.Reveal(), Row: h.row(k, now)})
 }
@@ -119,6 +115,14 @@ func (h *handler) owned(r *http.Request, account string) (*apikey.Key, *apierror
 		return nil, apierrors.New(http.StatusConflict, apierrors.CodeConflict, "This key is already "+st.String()+".")
 	}
 	return k, nil
+}
+
+// checkCreate asks the host's CheckCreate, if any, about p.
+func (h *handler) checkCreate(r *http.Request, p *apikey.CreateParams) error {
+	if h.check == nil {
+		return nil
+	}
+	return h.check(r, p)
 }
 
 // changeable returns the account's key named by the request, if the host
@@ -161,11 +165,10 @@ func (h *handler) revoke(w http.ResponseWriter, r *http.Request, account string)
 		h.fail(w, r, account, storeError(err))
 		return
 	}
-	// The key's id is public; the list shows the notice only for a key
-	// of the account that is revoked.
-	// A relative reference, which the browser resolves against the page's
-	// own URL: http.Redirect would resolve it against the path left after
-	// the host's StripPrefix, and leave the dashboard.
+	// The key's id is public; the list shows the notice only for a key of
+	// the account that is revoked. The reference is relative, for the
+	// browser to resolve against the page's own URL: http.Redirect would
+	// resolve it against the path StripPrefix left, and leave the page.
 	w.Header().Set("Location", "./?revoked="+k.ID)
 	w.WriteHeader(http.StatusSeeOther)
 }
@@ -204,27 +207,23 @@ func (h *handler) roll(w http.ResponseWriter, r *http.Request, account string) {
 		h.fail(w, r, account, e)
 		return
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	now := h.now()
 	if e := h.forms.claim(account, fm, now); e != nil {
 		h.fail(w, r, account, e)
 		return
 	}
-	if h.check != nil {
-		cp := apikey.CreateParams{Name: k.Name, Type: k.Type, Environment: k.Environment, Permission: k.Permission,
-			Scopes: k.Scopes, Owner: k.Owner, Tier: k.Tier, ExpiresAt: k.ExpiresAt}
-		if err := h.check(r, &cp); err != nil {
-			h.fail(w, r, account, storeError(err))
-			return
-		}
+	var tok apikey.Token
+	var nk *apikey.Key
+	err := h.checkCreate(r, &apikey.CreateParams{Name: k.Name, Type: k.Type, Environment: k.Environment,
+		Permission: k.Permission, Scopes: k.Scopes, Owner: k.Owner, Tier: k.Tier, ExpiresAt: k.ExpiresAt})
+	if err == nil {
+		tok, nk, err = h.mgr.Roll(r.Context(), k.ID, p)
 	}
-	tok, nk, err := h.mgr.Roll(r.Context(), k.ID, p)
 	if err != nil {
+		h.forms.release(account, fm)
 		h.fail(w, r, account, storeError(err))
 		return
 	}
-	h.forms.use(account, fm)
 	old := h.row(k, now)
 	h.render(w, r, http.StatusCreated, "key", &keyView{base: h.base(account), Heading: "Your rolled key",
 		Key: tok.Reveal(), Row: h.row(nk, now), Replaced: &old, Until: now.Add(p.Grace)})
