@@ -117,3 +117,16 @@ func TestDashboardKeyCap(t *testing.T) {
 		t.Errorf("create past the cap: %d, want 409 saying so", resp.StatusCode)
 	}
 }
+
+// -require-tls covers the dashboard too: its password must not cross the
+// network in the clear.
+func TestDashboardRequiresTLS(t *testing.T) {
+	e := newTestEnv(t, withConfig(func(c *Config) {
+		c.DashboardPassword = testDashboardPassword
+		c.RequireTLS = true
+	}))
+	resp, body := e.dashboard("GET", "/dashboard/", testDashboardPassword, nil)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "https_required") {
+		t.Errorf("the dashboard over plain HTTP: %d %.200s, want 403 https_required", resp.StatusCode, body)
+	}
+}
